@@ -1,0 +1,1 @@
+"""Discovery, reading, linting, suppression, caching and parallel runs. Knows no rule."""

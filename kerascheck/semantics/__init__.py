@@ -1,0 +1,30 @@
+"""Facts about one file that several rules need, each computed at most once, on demand.
+
+Rules read them through ``self.context.semantics``; a fact no selected rule asks for is
+never computed. Each fact lives in its own module here; add one by adding a cached
+property below.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import libcst as cst
+
+from .imports import ImportTable, KerasFlavor
+
+
+class Semantics:
+    def __init__(self, module: cst.Module) -> None:
+        self.module = module
+
+    @cached_property
+    def imports(self) -> ImportTable:
+        return ImportTable(self.module)
+
+    @property
+    def flavor(self) -> KerasFlavor:
+        return self.imports.flavor
+
+
+__all__ = ["Semantics", "ImportTable", "KerasFlavor"]
