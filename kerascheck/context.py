@@ -77,6 +77,7 @@ class FileContext:
                     help=report.help,
                     fix=self._fix(report.fix) if report.fix else None,
                     source_line=self._line_text(start.row),
+                    end_source_line=self._line_text(end.row),
                 )
             )
         return out

@@ -101,8 +101,10 @@ class Diagnostic:
     help: Optional[str] = None
     fix: Optional[Fix] = None
     cell: Optional[int] = None
-    # The text of the flagged source line, kept for renderers that show it (full, LSP hover).
+    # The text of the first and last flagged source lines: renderers show them (full) or
+    # need them to convert columns (UTF-16 for LSP, SARIF).
     source_line: Optional[str] = field(default=None, compare=False)
+    end_source_line: Optional[str] = field(default=None, compare=False)
 
     @property
     def sort_key(self) -> Tuple[str, int, int, int, str, str]:
@@ -125,6 +127,7 @@ class Diagnostic:
             "fix": self.fix.to_dict() if self.fix else None,
             "cell": self.cell,
             "source_line": self.source_line,
+            "end_source_line": self.end_source_line,
         }
 
     @classmethod
@@ -143,6 +146,7 @@ class Diagnostic:
             fix=Fix.from_dict(fix, data.get("cell")) if fix else None,
             cell=data.get("cell"),
             source_line=data.get("source_line"),
+            end_source_line=data.get("end_source_line"),
         )
 
 
