@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Callable, Iterable, List, Sequence, Tuple
+
+import libcst as cst
 
 from .diagnostics import Applicability, Diagnostic, Edit, Fix, Position
 
@@ -63,26 +66,68 @@ def select_non_overlapping(fixes: Sequence[Fix], text: str) -> List[Fix]:
 
 MAX_FIX_ROUNDS = 10
 
+Linter = Callable[[str], List[Diagnostic]]
 
-def fix_text(
+
+@dataclass
+class FixOutcome:
+    text: str
+    fixed: List[Diagnostic]
+    remaining: List[Diagnostic]
+    # Fixes dropped because the code they produced did not parse (a bug in a rule's fix).
+    rejected: List[Diagnostic] = field(default_factory=list)
+
+
+def _parses(text: str) -> bool:
+    try:
+        cst.parse_module(text)
+    except Exception:
+        return False
+    return True
+
+
+def fix_python_text(
     text: str,
-    lint: Callable[[str], List[Diagnostic]],
+    lint: Linter,
     *,
     unsafe: bool = False,
     newline: str = "\n",
-) -> Tuple[str, List[Diagnostic]]:
-    """Apply fixes until nothing changes (bounded, like ruff). Returns the new text and
-    the findings that were fixed. ``lint`` must lint a text and return its findings."""
+    validate: Callable[[str], bool] = _parses,
+) -> FixOutcome:
+    """Apply non-overlapping fixes, re-lint, repeat until nothing changes (bounded, like
+    ruff). A round whose result does not parse is undone and its fixes reported as
+    rejected. ``remaining`` are the findings of the final text."""
     fixed: List[Diagnostic] = []
+    rejected: List[Diagnostic] = []
+    diagnostics = lint(text)
     for _ in range(MAX_FIX_ROUNDS):
-        diagnostics = [d for d in lint(text) if d.fix and fix_is_wanted(d.fix, unsafe)]
-        if not diagnostics:
+        # After a rejected round the text is unchanged, so positions identify the findings.
+        refused = {(r.code, r.start) for r in rejected}
+        fixable = [
+            d
+            for d in diagnostics
+            if d.fix and fix_is_wanted(d.fix, unsafe) and (d.code, d.start) not in refused
+        ]
+        if not fixable:
             break
-        chosen = select_non_overlapping([d.fix for d in diagnostics if d.fix], text)
+        chosen = select_non_overlapping([d.fix for d in fixable if d.fix], text)
         chosen_ids = {id(f) for f in chosen}
+        applied = [d for d in fixable if id(d.fix) in chosen_ids]
         new_text = apply_edits(text, [e for f in chosen for e in f.edits], newline)
         if new_text == text:
             break
-        fixed.extend(d for d in diagnostics if id(d.fix) in chosen_ids)
+        if not validate(new_text):
+            rejected.extend(applied)
+            continue
+        fixed.extend(applied)
         text = new_text
-    return text, fixed
+        diagnostics = lint(text)
+    return FixOutcome(text, fixed, diagnostics, rejected)
+
+
+def fix_text(
+    text: str, lint: Linter, *, unsafe: bool = False, newline: str = "\n"
+) -> Tuple[str, List[Diagnostic]]:
+    """The fixed text and the findings that were fixed (see :func:`fix_python_text`)."""
+    outcome = fix_python_text(text, lint, unsafe=unsafe, newline=newline)
+    return outcome.text, outcome.fixed

@@ -1,0 +1,181 @@
+"""Checking many files: cache look-ups, a process pool across files, crash isolation.
+
+The output does not depend on the number of jobs: results are sorted at the end.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+from ..diagnostics import UNANALYZABLE_CODE, Diagnostic, sort_diagnostics
+from .cache import Cache
+from .discovery import SourcePath
+from .lint import lint_text, unanalyzable
+from .sources import SourceError, decode_python, read_bytes
+
+NOTEBOOK_SUFFIX = ".ipynb"
+# Below this many files to check, a process pool costs more than it saves.
+MIN_FILES_FOR_POOL = 4
+
+Progress = Callable[[int, int], None]
+
+
+def lint_source_bytes(data: bytes, display: str, codes: Sequence[str], notebook: bool) -> List[Diagnostic]:
+    """Lint one file's bytes (a Python file or a notebook); problems become KC900."""
+    if notebook:
+        from .notebook import lint_notebook
+
+        return lint_notebook(data, display, codes)
+    try:
+        decoded = decode_python(data)
+    except SourceError as error:
+        return _unanalyzable_if_enabled(display, error, codes)
+    return lint_text(decoded.text, display, codes)
+
+
+def lint_path(path: str, display: str, codes: Sequence[str]) -> List[Diagnostic]:
+    try:
+        data = read_bytes(path)
+    except SourceError as error:
+        return _unanalyzable_if_enabled(display, error, codes)
+    return lint_source_bytes(data, display, codes, path.endswith(NOTEBOOK_SUFFIX))
+
+
+def _unanalyzable_if_enabled(display: str, error: SourceError, codes: Sequence[str]) -> List[Diagnostic]:
+    if UNANALYZABLE_CODE not in codes:
+        return []
+    return [unanalyzable(display, error.message, error.row, error.column)]
+
+
+def _worker(path: str, display: str, codes: Tuple[str, ...]) -> List[dict]:
+    # Plain dicts cross the process boundary faster than dataclasses with enums.
+    return [d.to_dict() for d in lint_path(path, display, codes)]
+
+
+@dataclass
+class RunResult:
+    diagnostics: List[Diagnostic] = field(default_factory=list)
+    files_checked: int = 0
+    files_from_cache: int = 0
+
+
+def default_jobs() -> int:
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except AttributeError:  # pragma: no cover (not Linux)
+        return max(os.cpu_count() or 1, 1)
+
+
+def check_files(
+    sources: Sequence[SourcePath],
+    *,
+    jobs: Optional[int] = None,
+    use_cache: bool = True,
+    progress: Optional[Progress] = None,
+) -> RunResult:
+    result = RunResult(files_checked=len(sources))
+    pending: List[Tuple[SourcePath, Tuple[str, ...]]] = []
+    done = 0
+    for source in sources:
+        codes = source.settings.codes_for(source.path)
+        cached = None
+        if use_cache:
+            cached = Cache(source.settings.root).load(
+                source.path, _fingerprint(source, codes), source.display
+            )
+        if cached is not None:
+            result.diagnostics.extend(cached)
+            result.files_from_cache += 1
+            done += 1
+        else:
+            pending.append((source, codes))
+    if progress:
+        progress(done, len(sources))
+
+    def finished(source: SourcePath, codes: Tuple[str, ...], found: List[Diagnostic]) -> None:
+        nonlocal done
+        result.diagnostics.extend(found)
+        if use_cache:
+            Cache(source.settings.root).store(source.path, _fingerprint(source, codes), found)
+        done += 1
+        if progress:
+            progress(done, len(sources))
+
+    jobs = jobs or default_jobs()
+    if jobs <= 1 or len(pending) < MIN_FILES_FOR_POOL:
+        for source, codes in pending:
+            finished(source, codes, lint_path(str(source.path), source.display, codes))
+    else:
+        _run_pool(pending, jobs, finished)
+    result.diagnostics = sort_diagnostics(result.diagnostics)
+    return result
+
+
+def _fingerprint(source: SourcePath, codes: Tuple[str, ...]) -> str:
+    return source.settings.fingerprint() + ":" + ",".join(codes)
+
+
+def _pool(jobs: int) -> ProcessPoolExecutor:
+    methods = multiprocessing.get_all_start_methods()
+    # fork shares the already imported rules with the workers: no start-up import cost.
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=context)
+
+
+def _run_pool(
+    pending: List[Tuple[SourcePath, Tuple[str, ...]]],
+    jobs: int,
+    finished: Callable[[SourcePath, Tuple[str, ...], List[Diagnostic]], None],
+) -> None:
+    unfinished: List[Tuple[SourcePath, Tuple[str, ...]]] = []
+    with _pool(jobs) as pool:
+        futures: Dict[Future, Tuple[SourcePath, Tuple[str, ...]]] = {
+            pool.submit(_worker, str(source.path), source.display, codes): (source, codes)
+            for source, codes in pending
+        }
+        for future, (source, codes) in futures.items():
+            try:
+                found = [Diagnostic.from_dict(d) for d in future.result()]
+            except BrokenProcessPool:
+                unfinished.append((source, codes))
+                continue
+            finished(source, codes, found)
+    # A worker died (the parser can overflow the C stack on pathological input): check
+    # each remaining file alone, so only the file that kills its worker is lost, as KC900.
+    for source, codes in unfinished:
+        finished(source, codes, _isolated(source, codes))
+
+
+def _isolated(source: SourcePath, codes: Tuple[str, ...]) -> List[Diagnostic]:
+    with _pool(1) as pool:
+        try:
+            return [
+                Diagnostic.from_dict(d)
+                for d in pool.submit(_worker, str(source.path), source.display, codes).result()
+            ]
+        except BrokenProcessPool:
+            if UNANALYZABLE_CODE not in codes:
+                return []
+            return [
+                unanalyzable(
+                    source.display,
+                    "the parser crashed on this file (it is probably nested too deeply): not analyzed",
+                )
+            ]
+
+
+def check_stdin(data: bytes, display: str, codes: Sequence[str]) -> List[Diagnostic]:
+    return lint_source_bytes(data, display, codes, display.endswith(NOTEBOOK_SUFFIX))
+
+
+def relative_display(path: Path, cwd: Path) -> str:
+    try:
+        return os.path.relpath(path, cwd)
+    except ValueError:  # pragma: no cover (different drive on Windows)
+        return str(path)
