@@ -11,6 +11,7 @@ from functools import cached_property
 
 import libcst as cst
 
+from .arrays import ArrayFacts
 from .imports import ImportTable, KerasFlavor
 
 
@@ -21,6 +22,10 @@ class Semantics:
     @cached_property
     def imports(self) -> ImportTable:
         return ImportTable(self.module)
+
+    @cached_property
+    def arrays(self) -> ArrayFacts:
+        return ArrayFacts(self.imports)
 
     @property
     def flavor(self) -> KerasFlavor:
