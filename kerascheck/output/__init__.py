@@ -1,0 +1,45 @@
+"""Output formats: each module turns the same sorted diagnostics into text.
+
+``render(fmt, diagnostics, options)`` is the one entry point. Every format receives the
+diagnostics sorted by path, cell, row and column, and converts positions from the internal
+form (1-based rows, 0-based code-point columns, rows within the cell for notebooks) to its
+own units; :mod:`.common` holds the conversions.
+
+The returned text is complete: it ends with a newline unless it is empty (``concise`` and
+``github`` print nothing when there is nothing to report), so callers write it as is.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Dict, Sequence
+
+from ..diagnostics import Diagnostic, sort_diagnostics
+from . import concise, full, github, json_format, json_lines, lsp, sarif
+from .common import OutputOptions
+from .lsp import to_lsp_diagnostic, utf16_column
+
+FORMATS = ("full", "concise", "json", "json-lines", "github", "sarif", "lsp")
+
+Renderer = Callable[[Sequence[Diagnostic], OutputOptions], str]
+
+_RENDERERS: Dict[str, Renderer] = {
+    "full": full.render,
+    "concise": concise.render,
+    "json": json_format.render,
+    "json-lines": json_lines.render,
+    "github": github.render,
+    "sarif": sarif.render,
+    "lsp": lsp.render,
+}
+
+__all__ = ["FORMATS", "OutputOptions", "render", "to_lsp_diagnostic", "utf16_column"]
+
+
+def render(fmt: str, diagnostics: Sequence[Diagnostic], options: OutputOptions) -> str:
+    """The text of ``diagnostics`` in the output format ``fmt`` (one of :data:`FORMATS`)."""
+    try:
+        renderer = _RENDERERS[fmt]
+    except KeyError:
+        expected = ", ".join(FORMATS)
+        raise ValueError(f"unknown output format {fmt!r}; expected one of {expected}") from None
+    return renderer(sort_diagnostics(list(diagnostics)), options)
