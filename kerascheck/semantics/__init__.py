@@ -13,6 +13,7 @@ import libcst as cst
 
 from .arrays import ArrayFacts
 from .imports import ImportTable, KerasFlavor
+from .models import ModelFacts
 
 
 class Semantics:
@@ -26,6 +27,10 @@ class Semantics:
     @cached_property
     def arrays(self) -> ArrayFacts:
         return ArrayFacts(self.imports)
+
+    @cached_property
+    def models(self) -> ModelFacts:
+        return ModelFacts(self.module, self.imports)
 
     @property
     def flavor(self) -> KerasFlavor:

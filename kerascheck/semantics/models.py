@@ -1,0 +1,1103 @@
+"""Which Keras model object a name holds at each point of the program.
+
+A Keras model is a mutable object: ``b = a`` gives one model a second name, and rules
+about training (aliases trained twice, stateful layers, output heads) need to know which
+object a name holds where it is used, not which values it ever held.
+
+The module is interpreted once per file, abstractly: every scope's statements in order,
+with ``if``/``try`` branches merged and loops run once with the names they assign marked
+as "may also hold something unknown". Model objects are abstracted by creation site (one
+:class:`ModelValue` per ``Sequential(...)`` call, per builder call, ...). Function
+parameters take the values every call site in the module passes, and calls of local
+builder functions take what the builder returns; since these depend on each other, the
+interpretation is repeated until nothing changes (two or three rounds in practice).
+
+Nothing is imported or executed; what cannot be followed is "unknown" and queries then
+answer ``None``/``()``, so rules stay silent.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Set, Tuple, Union
+
+import libcst as cst
+
+from .imports import ImportTable
+
+
+@dataclass(eq=False)
+class ModelValue:
+    """One model object (all objects one creation site makes, when it runs repeatedly).
+
+    ``kind`` is ``"sequential"``, ``"functional"``, ``"subclass"``, ``"loaded"``,
+    ``"clone"`` (``clone_model``, ``copy.deepcopy``/``copy.copy`` of a model) or
+    ``"builder"`` (a call of a local function returning a model it creates: ``built`` is
+    that model). ``layer_calls`` are the layer constructor calls that make up the model
+    when they are statically known, in order, else empty. ``enclosing`` are the loops
+    and functions around the creation, outermost first: the object is fresh per run of
+    each of them.
+    """
+
+    creation: cst.Call
+    kind: str
+    layer_calls: Tuple[cst.Call, ...] = ()
+    built: Optional["ModelValue"] = None
+    source: Optional["ModelValue"] = None
+    enclosing: Tuple[cst.CSTNode, ...] = ()
+
+    def created_inside(self, node: cst.CSTNode) -> bool:
+        """Whether each run of ``node`` (a loop or function) creates a fresh object."""
+        return any(outer is node for outer in self.enclosing)
+
+
+@dataclass(frozen=True)
+class CallSite:
+    """A direct call of a local function, with the loops and functions around it."""
+
+    call: cst.Call
+    enclosing: Tuple[cst.CSTNode, ...]
+
+
+# Nodes whose body runs repeatedly: the ``enclosing`` chains list them with functions.
+LOOP_NODES = (cst.For, cst.While, cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
+
+_CREATION_KINDS = {
+    "Sequential": "sequential",
+    "Model": "functional",
+    "Functional": "functional",
+    "load_model": "loaded",
+    "clone_model": "clone",
+}
+_CREATION_PACKAGES = ("", "models", "saving")
+
+
+class _Opaque:
+    """Anything but a model object the analysis follows."""
+
+    def __repr__(self) -> str:
+        return "OPAQUE"
+
+
+OPAQUE = _Opaque()
+Value = Union[ModelValue, _Opaque]
+Values = Tuple[Value, ...]
+OPAQUE_VALUES: Values = (OPAQUE,)
+
+
+def _unique(items: Iterable) -> tuple:  # type: ignore[type-arg]
+    """Items without repeats (by identity), in first-seen order."""
+    seen: Set[int] = set()
+    out = []
+    for item in items:
+        if id(item) not in seen:
+            seen.add(id(item))
+            out.append(item)
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class _Binding:
+    """What a name may hold: values, the statements that bound it, the bound expressions."""
+
+    values: Values
+    origins: Tuple[cst.CSTNode, ...] = ()
+    exprs: Tuple[cst.BaseExpression, ...] = ()
+
+    def union(self, other: "_Binding") -> "_Binding":
+        if other is self:
+            return self
+        return _Binding(
+            _unique(self.values + other.values),
+            _unique(self.origins + other.origins),
+            _unique(self.exprs + other.exprs),
+        )
+
+
+UNBOUND = _Binding(OPAQUE_VALUES)
+
+
+def _opaque_from(origin: cst.CSTNode) -> _Binding:
+    return _Binding(OPAQUE_VALUES, (origin,))
+
+
+@dataclass(frozen=True)
+class _Fresh:
+    """A builder's return: a model the function creates anew on each call."""
+
+    value: ModelValue
+
+
+@dataclass(frozen=True)
+class _ParamRef:
+    """A function's return: whatever object the caller passed as this parameter."""
+
+    name: str
+
+
+_ReturnItem = Union[_Fresh, _ParamRef, ModelValue, _Opaque]
+
+# --------------------------------------------------------------------------------------
+# Structure: scopes, the names each binds, and the local functions and Model subclasses.
+# Found from statements alone, once per file.
+
+ScopeNode = Union[cst.Module, cst.FunctionDef, cst.ClassDef]
+
+
+@dataclass(eq=False)
+class _Scope:
+    node: ScopeNode
+    parent: Optional["_Scope"]
+    # The loops and functions around the scope's body.
+    chain: Tuple[cst.CSTNode, ...]
+    local_names: Set[str] = field(default_factory=set)
+    declared_outer: Set[str] = field(default_factory=set)
+    # Names that inner functions rebind with ``global``/``nonlocal``: never definite here.
+    rebound_inside: Set[str] = field(default_factory=set)
+    # Per round: the union of every binding made in the scope (what closures see).
+    bindings: Dict[str, _Binding] = field(default_factory=dict)
+
+    @property
+    def is_module(self) -> bool:
+        return isinstance(self.node, cst.Module)
+
+
+class _Structure:
+    """Scopes in definition order (parents first), and for every compound statement the
+    names bound anywhere inside it (to merge branches and loops)."""
+
+    def __init__(self, module: cst.Module, imports: ImportTable) -> None:
+        self.scopes: List[_Scope] = []
+        self.block_names: Dict[int, FrozenSet[str]] = {}
+        self._open_blocks: Dict[int, Set[str]] = {}
+        self._binding_counts: Dict[str, int] = {}
+        self._defs: Dict[str, cst.FunctionDef] = {}
+        self._classes: Dict[str, cst.ClassDef] = {}
+        module_scope = _Scope(module, None, ())
+        self.scopes.append(module_scope)
+        self._statements(module.body, module_scope, (), ())
+        self._resolve_outer_declarations()
+        unique = {name for name, count in self._binding_counts.items() if count == 1}
+        self.functions: Dict[str, cst.FunctionDef] = {
+            name: node for name, node in self._defs.items() if name in unique
+        }
+        self.model_classes = self._model_classes(imports, unique)
+
+    # ---- walking statements ----------------------------------------------------------
+
+    def _statements(
+        self,
+        statements: Sequence[cst.CSTNode],
+        scope: _Scope,
+        blocks: Tuple[cst.CSTNode, ...],
+        chain: Tuple[cst.CSTNode, ...],
+    ) -> None:
+        for statement in statements:
+            self._statement(statement, scope, blocks, chain)
+
+    def _suite(self, suite: cst.BaseSuite, scope: _Scope, blocks: Tuple, chain: Tuple) -> None:
+        self._statements(suite.body, scope, blocks, chain)
+
+    def _statement(self, node: cst.CSTNode, scope: _Scope, blocks: Tuple, chain: Tuple) -> None:
+        if isinstance(node, cst.SimpleStatementLine):
+            for small in node.body:
+                self._small_statement(small, scope, blocks)
+        elif isinstance(node, cst.FunctionDef):
+            self._function(node, scope, blocks, chain)
+        elif isinstance(node, cst.ClassDef):
+            self._bind(node.name.value, scope, blocks)
+            self._classes.setdefault(node.name.value, node)
+            inner = _Scope(node, scope, chain)
+            self.scopes.append(inner)
+            self._suite(node.body, inner, (), chain)
+        else:
+            self._compound(node, scope, blocks, chain)
+
+    def _function(self, node: cst.FunctionDef, scope: _Scope, blocks: Tuple, chain: Tuple) -> None:
+        self._bind(node.name.value, scope, blocks)
+        if not isinstance(scope.node, cst.ClassDef):
+            self._defs.setdefault(node.name.value, node)
+        inner_chain = chain + (node,)
+        inner = _Scope(node, scope, inner_chain)
+        self.scopes.append(inner)
+        for param in _all_params(node.params):
+            self._bind(param.name.value, inner, ())
+        self._suite(node.body, inner, (), inner_chain)
+
+    def _compound(self, node: cst.CSTNode, scope: _Scope, blocks: Tuple, chain: Tuple) -> None:
+        self._open_blocks[id(node)] = set()
+        inner_blocks = blocks + (node,)
+        if isinstance(node, cst.If):
+            self._suite(node.body, scope, inner_blocks, chain)
+            if node.orelse is not None:
+                if isinstance(node.orelse, cst.If):
+                    self._statement(node.orelse, scope, inner_blocks, chain)
+                else:
+                    self._suite(node.orelse.body, scope, inner_blocks, chain)
+        elif isinstance(node, (cst.For, cst.While)):
+            if isinstance(node, cst.For):
+                self._bind_target(node.target, scope, inner_blocks)
+            self._suite(node.body, scope, inner_blocks, chain + (node,))
+            if node.orelse is not None:
+                self._suite(node.orelse.body, scope, inner_blocks, chain)
+        elif isinstance(node, (cst.Try, cst.TryStar)):
+            self._suite(node.body, scope, inner_blocks, chain)
+            for handler in node.handlers:
+                if handler.name is not None:
+                    self._bind_target(handler.name.name, scope, inner_blocks)
+                self._suite(handler.body, scope, inner_blocks, chain)
+            for tail in (node.orelse, node.finalbody):
+                if tail is not None:
+                    self._suite(tail.body, scope, inner_blocks, chain)
+        elif isinstance(node, cst.With):
+            for item in node.items:
+                if item.asname is not None:
+                    self._bind_target(item.asname.name, scope, inner_blocks)
+            self._suite(node.body, scope, inner_blocks, chain)
+        elif isinstance(node, cst.Match):
+            for case in node.cases:
+                self._suite(case.body, scope, inner_blocks, chain)
+        self.block_names[id(node)] = frozenset(self._open_blocks.pop(id(node)))
+
+    def _small_statement(self, node: cst.BaseSmallStatement, scope: _Scope, blocks: Tuple) -> None:
+        if isinstance(node, cst.Assign):
+            for target in node.targets:
+                self._bind_target(target.target, scope, blocks)
+        elif isinstance(node, (cst.AnnAssign, cst.AugAssign)):
+            self._bind_target(node.target, scope, blocks)
+        elif isinstance(node, cst.Del):
+            self._bind_target(node.target, scope, blocks)
+        elif isinstance(node, (cst.Import, cst.ImportFrom)):
+            for name in _imported_names(node):
+                self._bind(name, scope, blocks)
+        elif isinstance(node, (cst.Global, cst.Nonlocal)):
+            scope.declared_outer.update(item.name.value for item in node.names)
+
+    def _bind_target(self, target: cst.BaseExpression, scope: _Scope, blocks: Tuple) -> None:
+        for name in _target_names(target):
+            self._bind(name, scope, blocks)
+
+    def _bind(self, name: str, scope: _Scope, blocks: Tuple) -> None:
+        scope.local_names.add(name)
+        self._binding_counts[name] = self._binding_counts.get(name, 0) + 1
+        for block in blocks:
+            self._open_blocks[id(block)].add(name)
+
+    # ---- after the walk ------------------------------------------------------------
+
+    def _resolve_outer_declarations(self) -> None:
+        module_scope = self.scopes[0]
+        for scope in self.scopes:
+            declared = scope.declared_outer & scope.local_names
+            scope.local_names -= scope.declared_outer
+            for name in declared:
+                owner = module_scope
+                if isinstance(scope.node, cst.FunctionDef) and not _declares_global(scope.node, name):
+                    owner = _enclosing_owner(scope, name) or module_scope
+                owner.rebound_inside.add(name)
+
+    def _model_classes(self, imports: ImportTable, unique: Set[str]) -> Dict[str, cst.ClassDef]:
+        """Local subclasses of a Keras model class, directly or through other local ones."""
+        found: Dict[str, cst.ClassDef] = {}
+        changed = True
+        while changed:
+            changed = False
+            for name, node in self._classes.items():
+                if name in found or name not in unique:
+                    continue
+                for base in node.bases:
+                    if imports.is_keras(base.value, "Model", "Sequential") or (
+                        isinstance(base.value, cst.Name) and base.value.value in found
+                    ):
+                        found[name] = node
+                        changed = True
+                        break
+        return found
+
+
+def _all_params(params: cst.Parameters) -> List[cst.Param]:
+    out = list(params.posonly_params) + list(params.params) + list(params.kwonly_params)
+    for star in (params.star_arg, params.star_kwarg):
+        if isinstance(star, cst.Param):
+            out.append(star)
+    return out
+
+
+def _imported_names(node: Union[cst.Import, cst.ImportFrom]) -> List[str]:
+    if isinstance(node.names, cst.ImportStar):
+        return []
+    names = []
+    for alias in node.names:
+        if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+            names.append(alias.asname.name.value)
+        else:
+            dotted = cst.helpers.get_full_name_for_node(alias.name) or ""
+            names.append(dotted.split(".")[0] if isinstance(node, cst.Import) else dotted)
+    return [name for name in names if name]
+
+
+def _target_names(target: cst.BaseExpression) -> List[str]:
+    if isinstance(target, cst.Name):
+        return [target.value]
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return [name for element in target.elements for name in _target_names(element.value)]
+    if isinstance(target, cst.StarredElement):
+        return _target_names(target.value)
+    return []
+
+
+def _declares_global(function: cst.FunctionDef, name: str) -> bool:
+    class Finder(cst.CSTVisitor):
+        found = False
+
+        def visit_Global(self, node: cst.Global) -> None:
+            if any(item.name.value == name for item in node.names):
+                self.found = True
+
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+            return node is function
+
+        def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+            return False
+
+    finder = Finder()
+    function.visit(finder)
+    return finder.found
+
+
+def _enclosing_owner(scope: _Scope, name: str) -> Optional[_Scope]:
+    outer = scope.parent
+    while outer is not None and not outer.is_module:
+        if isinstance(outer.node, cst.FunctionDef) and name in outer.local_names:
+            return outer
+        outer = outer.parent
+    return None
+
+
+# Fields of expression-like nodes that hold no code worth reading (formatting, the
+# keyword of an argument, the attribute name of ``a.b``).
+_SKIPPED_FIELDS = frozenset(
+    {
+        "lpar",
+        "rpar",
+        "comma",
+        "semicolon",
+        "leading_lines",
+        "lines_after_decorators",
+        "header",
+        "footer",
+        "operator",
+        "colon",
+        "equal",
+        "keyword",
+        "attr",
+        "star",
+        "asynchronous",
+        "dot",
+        "lbracket",
+        "rbracket",
+        "lbrace",
+        "rbrace",
+    }
+)
+
+
+@lru_cache(maxsize=None)
+def _code_fields(node_type: type) -> Tuple[str, ...]:
+    return tuple(
+        f.name
+        for f in dataclasses.fields(node_type)
+        if f.name not in _SKIPPED_FIELDS and not f.name.startswith("whitespace")
+    )
+
+
+# --------------------------------------------------------------------------------------
+# The interpretation
+
+
+MAX_ROUNDS = 6
+
+
+class ModelFacts:
+    """The model objects names hold, computed once per file (see the module docstring)."""
+
+    def __init__(self, module: cst.Module, imports: ImportTable) -> None:
+        self._imports = imports
+        self._structure = _Structure(module, imports)
+        # Stable across rounds, so that a value keeps its identity: creation site -> value.
+        self._values_by_site: Dict[Tuple[int, int], ModelValue] = {}
+        self._summaries: Dict[int, Tuple[_ReturnItem, ...]] = {}
+        self._param_tables: Dict[int, Optional[Dict[str, Values]]] = {}
+        for _ in range(MAX_ROUNDS):
+            summaries, tables = self._run_round()
+            stable = summaries == self._summaries and tables == self._param_tables
+            self._summaries, self._param_tables = summaries, tables
+            if stable or not self._values_by_site:
+                break
+        self._finalize_layers()
+
+    # ---- queries ---------------------------------------------------------------------
+
+    def value_of(self, expr: cst.BaseExpression) -> Optional[ModelValue]:
+        """The one model object ``expr`` holds at that point, or None if unknown/not one."""
+        values = self._values_at(expr)
+        if len(values) == 1 and isinstance(values[0], ModelValue):
+            return values[0]
+        return None
+
+    def possible_values(self, expr: cst.BaseExpression) -> Tuple[ModelValue, ...]:
+        """Every model object ``expr`` may hold at that point (``()`` if unknown)."""
+        return tuple(v for v in self._values_at(expr) if isinstance(v, ModelValue))
+
+    def origins_of(self, name: cst.Name) -> Tuple[cst.CSTNode, ...]:
+        """The statements whose binding of ``name`` may reach this use: ``Assign``,
+        ``Param``, ``For``, ``Import``... (a loop node: a binding later in its body)."""
+        binding = self._bindings.get(id(name))
+        return binding.origins if binding is not None else ()
+
+    def call_sites(self, function: cst.FunctionDef) -> Optional[Tuple[CallSite, ...]]:
+        """Every call of a local function in the module, or None when they are not all
+        known (the function is decorated, a method, passed around, or not unique)."""
+        if not self._is_tracked(function):
+            return None
+        return tuple(self._sites.get(id(function), ()))
+
+    def _is_tracked(self, function: cst.FunctionDef) -> bool:
+        return (
+            self._structure.functions.get(function.name.value) is function
+            and not function.decorators
+            and id(function) not in self._escaped
+        )
+
+    def _values_at(self, expr: cst.BaseExpression) -> Values:
+        if isinstance(expr, cst.Name):
+            binding = self._bindings.get(id(expr))
+            return binding.values if binding is not None else ()
+        return self._expr_values.get(id(expr), ())
+
+    # ---- rounds ----------------------------------------------------------------------
+
+    def _run_round(self) -> Tuple[Dict[int, Tuple[_ReturnItem, ...]], Dict[int, Optional[Dict[str, Values]]]]:
+        self._bindings: Dict[int, _Binding] = {}
+        self._expr_values: Dict[int, Values] = {}
+        self._layer_parts: Dict[int, List[cst.Call]] = {}
+        self._added_layers: Dict[int, List[cst.Call]] = {}
+        self._sites: Dict[int, List[CallSite]] = {}
+        self._site_arguments: Dict[int, List[Optional[Dict[str, Values]]]] = {}
+        self._escaped: Set[int] = set()
+        summaries: Dict[int, Tuple[_ReturnItem, ...]] = {}
+        for scope in self._structure.scopes:
+            scope.bindings = {}
+        for scope in self._structure.scopes:
+            returns = self._analyze_scope(scope)
+            if isinstance(scope.node, cst.FunctionDef):
+                summaries[id(scope.node)] = returns
+        return summaries, self._next_param_tables()
+
+    def _next_param_tables(self) -> Dict[int, Optional[Dict[str, Values]]]:
+        tables: Dict[int, Optional[Dict[str, Values]]] = {}
+        for function in self._structure.functions.values():
+            sites = self._site_arguments.get(id(function))
+            if not sites or not self._is_tracked(function):
+                tables[id(function)] = None
+                continue
+            table: Dict[str, Values] = {}
+            for param in _all_params(function.params):
+                name = param.name.value
+                table[name] = _unique(
+                    v for site in sites for v in (site.get(name, OPAQUE_VALUES) if site else OPAQUE_VALUES)
+                )
+            tables[id(function)] = table
+        return tables
+
+    def _analyze_scope(self, scope: _Scope) -> Tuple[_ReturnItem, ...]:
+        self._scope = scope
+        self._chain = scope.chain
+        self._returns: List[_ReturnItem] = []
+        self._is_generator = False
+        env: Dict[str, _Binding] = {}
+        node = scope.node
+        if isinstance(node, cst.Module):
+            self._block(node.body, env)
+            return ()
+        if isinstance(node, cst.ClassDef):
+            self._suite(node.body, env)
+            return ()
+        self._bind_params(node, env)
+        falls_through = self._suite(node.body, env)
+        if self._is_generator or node.asynchronous is not None:
+            return (OPAQUE,)
+        if falls_through:
+            self._returns.append(OPAQUE)
+        return _unique(self._returns)
+
+    def _bind_params(self, function: cst.FunctionDef, env: Dict[str, _Binding]) -> None:
+        table = self._param_tables.get(id(function))
+        star_params = {id(p) for p in (function.params.star_arg, function.params.star_kwarg)}
+        for param in _all_params(function.params):
+            values = OPAQUE_VALUES
+            if table is not None and id(param) not in star_params:
+                values = table.get(param.name.value, OPAQUE_VALUES)
+            self._bind(param.name.value, _Binding(values, (param,)), env)
+
+    # ---- statements ------------------------------------------------------------------
+
+    def _block(self, statements: Sequence[cst.CSTNode], env: Dict[str, _Binding]) -> bool:
+        """Run statements; whether control can reach the end (no return/raise first)."""
+        for statement in statements:
+            if not self._statement(statement, env):
+                return False
+        return True
+
+    def _suite(self, suite: cst.BaseSuite, env: Dict[str, _Binding]) -> bool:
+        if isinstance(suite, cst.SimpleStatementSuite):
+            return all(self._small_statement(s, env) for s in suite.body)
+        return self._block(suite.body, env)
+
+    def _statement(self, node: cst.CSTNode, env: Dict[str, _Binding]) -> bool:
+        if isinstance(node, cst.SimpleStatementLine):
+            return all(self._small_statement(s, env) for s in node.body)
+        if isinstance(node, cst.If):
+            return self._if(node, env)
+        if isinstance(node, (cst.For, cst.While)):
+            return self._loop(node, env)
+        if isinstance(node, (cst.Try, cst.TryStar)):
+            return self._try(node, env)
+        if isinstance(node, cst.With):
+            for item in node.items:
+                self._eval(item.item, env)
+                if item.asname is not None:
+                    self._bind_opaque(item.asname.name, node, env)
+            return self._suite(node.body, env)
+        if isinstance(node, cst.FunctionDef):
+            for decorator in node.decorators:
+                self._eval(decorator.decorator, env)
+            for param in _all_params(node.params):
+                if param.default is not None:
+                    self._eval(param.default, env)
+            self._bind(node.name.value, _opaque_from(node), env)
+            return True
+        if isinstance(node, cst.ClassDef):
+            for decorator in node.decorators:
+                self._eval(decorator.decorator, env)
+            for arg in (*node.bases, *node.keywords):
+                self._eval(arg.value, env)
+            self._bind(node.name.value, _opaque_from(node), env)
+            return True
+        if isinstance(node, cst.Match):
+            return self._match(node, env)
+        self._walk(node, env)
+        return True
+
+    def _small_statement(self, node: cst.BaseSmallStatement, env: Dict[str, _Binding]) -> bool:
+        if isinstance(node, cst.Assign):
+            values = self._eval(node.value, env)
+            for target in node.targets:
+                self._assign(target.target, node.value, values, node, env)
+        elif isinstance(node, cst.AnnAssign):
+            if node.value is not None:
+                self._assign(node.target, node.value, self._eval(node.value, env), node, env)
+        elif isinstance(node, cst.AugAssign):
+            self._eval(node.target, env)
+            self._eval(node.value, env)
+            self._bind_opaque(node.target, node, env)
+        elif isinstance(node, cst.Expr):
+            self._eval(node.value, env)
+        elif isinstance(node, cst.Return):
+            self._return(node, env)
+            return False
+        elif isinstance(node, cst.Raise):
+            self._walk(node, env)
+            return False
+        elif isinstance(node, cst.Del):
+            for name in _target_names(node.target):
+                env.pop(name, None)
+        elif isinstance(node, (cst.Import, cst.ImportFrom)):
+            for name in _imported_names(node):
+                self._bind(name, _opaque_from(node), env)
+        elif not isinstance(node, (cst.Global, cst.Nonlocal)):
+            self._walk(node, env)
+        return True
+
+    def _if(self, node: cst.If, env: Dict[str, _Binding]) -> bool:
+        self._eval(node.test, env)
+        branches = []
+        body_env = dict(env)
+        if self._suite(node.body, body_env):
+            branches.append(body_env)
+        else_env = dict(env)
+        if isinstance(node.orelse, cst.If):
+            else_falls = self._if(node.orelse, else_env)
+        elif isinstance(node.orelse, cst.Else):
+            else_falls = self._suite(node.orelse.body, else_env)
+        else:
+            else_falls = True
+        if else_falls:
+            branches.append(else_env)
+        if not branches:
+            return False
+        self._merge_into(env, branches, self._structure.block_names[id(node)])
+        return True
+
+    def _loop(self, node: Union[cst.For, cst.While], env: Dict[str, _Binding]) -> bool:
+        names = self._structure.block_names[id(node)]
+        if isinstance(node, cst.For):
+            self._eval(node.iter, env)
+        before = dict(env)
+        # A use early in the body may see what a later statement bound last iteration.
+        for name in names:
+            current = env.get(name)
+            env[name] = _opaque_from(node) if current is None else current.union(_opaque_from(node))
+        outer_chain = self._chain
+        self._chain = outer_chain + (node,)
+        if isinstance(node, cst.For):
+            self._assign(node.target, None, OPAQUE_VALUES, node, env)
+        else:
+            self._eval(node.test, env)
+        falls_through = self._suite(node.body, env)
+        self._chain = outer_chain
+        self._merge_into(env, [before, env] if falls_through else [before], names)
+        if node.orelse is not None:
+            self._suite(node.orelse.body, env)
+        return True
+
+    def _try(self, node: Union[cst.Try, cst.TryStar], env: Dict[str, _Binding]) -> bool:
+        names = self._structure.block_names[id(node)]
+        before = dict(env)
+        branches = []
+        if self._suite(node.body, env) and (node.orelse is None or self._suite(node.orelse.body, env)):
+            branches.append(env)
+        # A handler may start anywhere in the body.
+        handler_start = dict(before)
+        self._merge_into(handler_start, [before, env], names)
+        for handler in node.handlers:
+            handler_env = dict(handler_start)
+            if handler.type is not None:
+                self._eval(handler.type, handler_env)
+            if handler.name is not None:
+                self._bind_opaque(handler.name.name, handler, handler_env)
+            if self._suite(handler.body, handler_env):
+                branches.append(handler_env)
+        merged = dict(handler_start)
+        if branches:
+            self._merge_into(merged, branches, names)
+        env.clear()
+        env.update(merged)
+        if node.finalbody is not None and not self._suite(node.finalbody.body, env):
+            return False
+        return bool(branches)
+
+    def _match(self, node: cst.Match, env: Dict[str, _Binding]) -> bool:
+        self._eval(node.subject, env)
+        branches = [dict(env)]  # no case matched
+        for case in node.cases:
+            case_env = dict(env)
+            if case.guard is not None:
+                self._eval(case.guard, case_env)
+            if self._suite(case.body, case_env):
+                branches.append(case_env)
+        self._merge_into(env, branches, self._structure.block_names[id(node)])
+        return True
+
+    def _merge_into(
+        self, env: Dict[str, _Binding], branches: List[Dict[str, _Binding]], names: Iterable[str]
+    ) -> None:
+        for name in names:
+            bindings = [branch.get(name) for branch in branches]
+            first = bindings[0]
+            if all(b is first for b in bindings):
+                merged = first
+            else:
+                merged = bindings[0] or UNBOUND
+                for other in bindings[1:]:
+                    merged = merged.union(other or UNBOUND)
+            if merged is None:
+                env.pop(name, None)
+            else:
+                env[name] = merged
+
+    def _return(self, node: cst.Return, env: Dict[str, _Binding]) -> None:
+        if node.value is None:
+            self._returns.append(OPAQUE)
+            return
+        values = self._eval(node.value, env)
+        function = self._scope.node
+        if isinstance(node.value, cst.Name):
+            binding = self._bindings.get(id(node.value))
+            if binding is not None and binding.origins and all(
+                isinstance(origin, cst.Param) for origin in binding.origins
+            ):
+                self._returns.append(_ParamRef(node.value.value))
+                return
+        for value in values:
+            if isinstance(value, ModelValue) and value.created_inside(function):
+                self._returns.append(_Fresh(value))
+            else:
+                self._returns.append(value)
+
+    # ---- binding names ---------------------------------------------------------------
+
+    def _assign(
+        self,
+        target: cst.BaseExpression,
+        value_node: Optional[cst.BaseExpression],
+        values: Values,
+        origin: cst.CSTNode,
+        env: Dict[str, _Binding],
+    ) -> None:
+        if isinstance(target, cst.Name):
+            binding = _Binding(values, (origin,), (value_node,) if value_node is not None else ())
+            self._bind(target.value, binding, env)
+            self._bindings[id(target)] = binding
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            pairs = _paired_elements(target, value_node)
+            for element in target.elements:
+                inner = element.value
+                if id(inner) in pairs:
+                    item = pairs[id(inner)]
+                    self._assign(inner, item, self._expr_values_of(item), origin, env)
+                else:
+                    self._assign(inner, None, OPAQUE_VALUES, origin, env)
+        elif isinstance(target, cst.StarredElement):
+            self._assign(target.value, None, OPAQUE_VALUES, origin, env)
+        else:
+            self._eval(target, env)  # ``self.model = ...``: reads ``self``, binds no name
+
+    def _expr_values_of(self, expr: cst.BaseExpression) -> Values:
+        if isinstance(expr, cst.Name):
+            binding = self._bindings.get(id(expr))
+            return binding.values if binding is not None else OPAQUE_VALUES
+        return self._expr_values.get(id(expr), OPAQUE_VALUES)
+
+    def _bind_opaque(self, target: cst.BaseExpression, origin: cst.CSTNode, env: Dict[str, _Binding]) -> None:
+        for name in _target_names(target):
+            self._bind(name, _opaque_from(origin), env)
+
+    def _bind(self, name: str, binding: _Binding, env: Dict[str, _Binding]) -> None:
+        env[name] = binding
+        known = self._scope.bindings.get(name)
+        self._scope.bindings[name] = binding if known is None else known.union(binding)
+
+    def _lookup(self, name: str, env: Dict[str, _Binding]) -> Optional[_Binding]:
+        scope = self._scope
+        binding = env.get(name)
+        if binding is None:
+            if scope.is_module or name in scope.local_names:
+                return None
+            return self._free_variable(name, scope.parent)
+        if name in scope.rebound_inside:
+            binding = binding.union(UNBOUND)
+        return binding
+
+    def _free_variable(self, name: str, scope: Optional[_Scope]) -> Optional[_Binding]:
+        """A closure or global read: any value the outer scope ever binds to ``name``."""
+        while scope is not None:
+            if scope.is_module or (isinstance(scope.node, cst.FunctionDef) and name in scope.local_names):
+                binding = scope.bindings.get(name)
+                if binding is not None and name in scope.rebound_inside:
+                    binding = binding.union(UNBOUND)
+                return binding
+            scope = scope.parent
+        return None
+
+    # ---- expressions -----------------------------------------------------------------
+
+    def _eval(self, node: cst.BaseExpression, env: Dict[str, _Binding]) -> Values:
+        if isinstance(node, cst.Name):
+            self._note_escape(node)
+            return self._read(node, env)
+        if isinstance(node, cst.Call):
+            values = self._call(node, env)
+        elif isinstance(node, cst.Attribute):
+            self._eval(node.value, env)
+            return OPAQUE_VALUES
+        elif isinstance(node, cst.NamedExpr):
+            values = self._eval(node.value, env)
+            self._assign(node.target, node.value, values, node, env)
+        elif isinstance(node, cst.IfExp):
+            self._eval(node.test, env)
+            values = _unique(self._eval(node.body, env) + self._eval(node.orelse, env))
+        elif isinstance(node, cst.Lambda):
+            self._lambda(node, env)
+            return OPAQUE_VALUES
+        elif isinstance(node, (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)):
+            self._comprehension(node, env)
+            return OPAQUE_VALUES
+        else:
+            if isinstance(node, cst.Yield):
+                self._is_generator = True
+            self._walk(node, env)
+            return OPAQUE_VALUES
+        if values != OPAQUE_VALUES:
+            self._expr_values[id(node)] = values
+        return values
+
+    def _walk(self, node: cst.CSTNode, env: Dict[str, _Binding]) -> None:
+        """Evaluate every expression below ``node`` (for nodes with no meaning here)."""
+        for name in _code_fields(type(node)):
+            child = getattr(node, name)
+            if isinstance(child, cst.CSTNode):
+                self._walk_child(child, env)
+            elif isinstance(child, (tuple, list)):
+                for item in child:
+                    if isinstance(item, cst.CSTNode):
+                        self._walk_child(item, env)
+
+    def _walk_child(self, child: cst.CSTNode, env: Dict[str, _Binding]) -> None:
+        if isinstance(child, cst.BaseExpression):
+            self._eval(child, env)
+        else:
+            self._walk(child, env)
+
+    def _read(self, node: cst.Name, env: Dict[str, _Binding]) -> Values:
+        binding = self._lookup(node.value, env)
+        if binding is None:
+            return OPAQUE_VALUES
+        self._bindings[id(node)] = binding
+        return binding.values
+
+    def _note_escape(self, node: cst.Name) -> None:
+        """A local function used other than by a direct call: its callers are unknown."""
+        function = self._structure.functions.get(node.value)
+        if function is not None:
+            self._escaped.add(id(function))
+
+    def _lambda(self, node: cst.Lambda, env: Dict[str, _Binding]) -> None:
+        inner = dict(env)
+        for param in _all_params(node.params):
+            if param.default is not None:
+                self._eval(param.default, env)
+            inner[param.name.value] = _opaque_from(param)
+        self._eval(node.body, inner)
+
+    def _comprehension(
+        self, node: Union[cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp], env: Dict[str, _Binding]
+    ) -> None:
+        clause: Optional[cst.CompFor] = node.for_in
+        self._eval(clause.iter, env)
+        inner = dict(env)
+        outer_chain = self._chain
+        self._chain = outer_chain + (node,)
+        while clause is not None:
+            for name in _target_names(clause.target):
+                inner[name] = _opaque_from(clause)
+            for condition in clause.ifs:
+                self._eval(condition.test, inner)
+            clause = clause.inner_for_in
+            if clause is not None:
+                self._eval(clause.iter, inner)
+        if isinstance(node, cst.DictComp):
+            self._eval(node.key, inner)
+            self._eval(node.value, inner)
+        else:
+            self._eval(node.elt, inner)
+        self._chain = outer_chain
+
+    # ---- calls -----------------------------------------------------------------------
+
+    def _call(self, node: cst.Call, env: Dict[str, _Binding]) -> Values:
+        func = node.func
+        receiver: Optional[Values] = None
+        if isinstance(func, cst.Name):
+            self._read(func, env)  # calling a local function is not an escape
+        elif isinstance(func, cst.Attribute):
+            receiver = self._eval(func.value, env)
+        else:
+            self._eval(func, env)
+        arguments = [self._eval(arg.value, env) for arg in node.args]
+        kind = self._creation_kind(func)
+        if kind is not None:
+            return (self._create(node, kind, arguments),)
+        if isinstance(func, cst.Name):
+            function = self._structure.functions.get(func.value)
+            if function is not None:
+                return self._apply(function, node, arguments)
+            if func.value in self._structure.model_classes:
+                return (self._value_at(node, "subclass"),)
+        if self._imports.is_name(func, "copy.deepcopy", "copy.copy"):
+            source = _single_model(arguments[0]) if arguments else None
+            if source is not None:
+                value = self._value_at(node, "clone")
+                value.source = source
+                return (value,)
+        if receiver is not None and func.attr.value == "add":
+            model = _single_model(receiver)
+            if model is not None and node.args:
+                self._added_layers.setdefault(id(model), []).extend(self._layer_items([node.args[0].value]))
+        return OPAQUE_VALUES
+
+    def _creation_kind(self, func: cst.BaseExpression) -> Optional[str]:
+        member = self._imports.keras_member(func)
+        if member is None:
+            return None
+        package, _, symbol = member.rpartition(".")
+        return _CREATION_KINDS.get(symbol) if package in _CREATION_PACKAGES else None
+
+    def _value_at(self, call: cst.Call, kind: str, built: Optional[ModelValue] = None) -> ModelValue:
+        key = (id(call), id(built))
+        value = self._values_by_site.get(key)
+        if value is None:
+            value = ModelValue(call, kind, built=built, enclosing=self._chain)
+            self._values_by_site[key] = value
+        return value
+
+    def _create(self, node: cst.Call, kind: str, arguments: List[Values]) -> ModelValue:
+        value = self._value_at(node, kind)
+        if kind == "clone":
+            value.source = _single_model(arguments[0]) if arguments else None
+        elif kind == "sequential":
+            layers = _argument(node, 0, "layers")
+            self._layer_parts[id(value)] = self._sequential_layers(layers) if layers is not None else []
+        elif kind == "functional":
+            outputs = _argument(node, 1, "outputs", "output")
+            traced: List[cst.Call] = []
+            if outputs is not None:
+                self._trace_layers(outputs, traced, set())
+            self._layer_parts[id(value)] = list(_unique(traced))
+        return value
+
+    def _apply(self, function: cst.FunctionDef, call: cst.Call, arguments: List[Values]) -> Values:
+        """Record a call of a local function and give what it returns."""
+        self._sites.setdefault(id(function), []).append(CallSite(call, self._chain))
+        mapped = _map_arguments(function, call, arguments)
+        self._site_arguments.setdefault(id(function), []).append(mapped)
+        # A decorator may return anything: a cached object, a wrapper, a tensor function.
+        summary = OPAQUE_VALUES if function.decorators else self._summaries.get(id(function), OPAQUE_VALUES)
+        out: List[Value] = []
+        for item in summary:
+            if isinstance(item, _Fresh):
+                out.append(self._value_at(call, "builder", item.value))
+            elif isinstance(item, _ParamRef):
+                out.extend(mapped.get(item.name, OPAQUE_VALUES) if mapped is not None else OPAQUE_VALUES)
+            else:
+                out.append(item)
+        return _unique(out)
+
+    # ---- layers ----------------------------------------------------------------------
+
+    def _sequential_layers(self, layers: cst.BaseExpression) -> List[cst.Call]:
+        if isinstance(layers, cst.Name):
+            binding = self._bindings.get(id(layers))
+            if binding is None or len(binding.exprs) != 1:
+                return []
+            layers = binding.exprs[0]
+        if isinstance(layers, (cst.List, cst.Tuple)):
+            return self._layer_items(element.value for element in layers.elements)
+        return []
+
+    def _layer_items(self, items: Iterable[cst.BaseExpression]) -> List[cst.Call]:
+        """The layer constructor calls among list items (a call, or a name bound to one)."""
+        out = []
+        for item in items:
+            if isinstance(item, cst.Name):
+                binding = self._bindings.get(id(item))
+                item = binding.exprs[0] if binding is not None and len(binding.exprs) == 1 else item
+            if isinstance(item, cst.Call):
+                out.append(item)
+        return out
+
+    def _trace_layers(self, expr: cst.BaseExpression, out: List[cst.Call], seen: Set[int]) -> None:
+        """Layer constructor calls the tensor ``expr`` is computed by, inputs first."""
+        if id(expr) in seen:
+            return
+        seen.add(id(expr))
+        if isinstance(expr, cst.Name):
+            binding = self._bindings.get(id(expr))
+            if binding is not None and len(binding.exprs) == 1:
+                self._trace_layers(binding.exprs[0], out, seen)
+        elif isinstance(expr, cst.Call):
+            for arg in expr.args:
+                self._trace_layers(arg.value, out, seen)
+            layer = self._applied_layer(expr.func)
+            if layer is not None:
+                out.append(layer)
+            elif isinstance(expr.func, cst.Attribute):
+                self._trace_layers(expr.func.value, out, seen)
+        elif isinstance(expr, (cst.Attribute, cst.Subscript)):
+            self._trace_layers(expr.value, out, seen)
+        elif isinstance(expr, (cst.List, cst.Tuple)):
+            for element in expr.elements:
+                self._trace_layers(element.value, out, seen)
+        elif isinstance(expr, cst.BinaryOperation):
+            self._trace_layers(expr.left, out, seen)
+            self._trace_layers(expr.right, out, seen)
+
+    def _applied_layer(self, func: cst.BaseExpression) -> Optional[cst.Call]:
+        """The layer constructor call of ``Dense(1)(x)`` or ``dense(x)`` (``dense = Dense(1)``);
+        None for functions and models applied to tensors."""
+        if isinstance(func, cst.Call):
+            return None if self._creation_kind(func.func) else func
+        if isinstance(func, cst.Name):
+            binding = self._bindings.get(id(func))
+            if (
+                binding is not None
+                and len(binding.exprs) == 1
+                and isinstance(binding.exprs[0], cst.Call)
+                and not any(isinstance(v, ModelValue) for v in binding.values)
+            ):
+                return binding.exprs[0]
+        return None
+
+    def _finalize_layers(self) -> None:
+        done: Dict[int, Tuple[cst.Call, ...]] = {}
+
+        def layers_of(value: ModelValue, visiting: Set[int]) -> Tuple[cst.Call, ...]:
+            if id(value) in done:
+                return done[id(value)]
+            if id(value) in visiting:
+                return ()
+            visiting.add(id(value))
+            base: Sequence[cst.Call] = self._layer_parts.get(id(value), ())
+            basis = value.built if value.kind == "builder" else value.source
+            if basis is not None:
+                base = layers_of(basis, visiting)
+            result = _unique(list(base) + self._added_layers.get(id(value), []))
+            done[id(value)] = result
+            return result
+
+        for value in self._values_by_site.values():
+            value.layer_calls = layers_of(value, set())
+
+
+def _single_model(values: Values) -> Optional[ModelValue]:
+    if len(values) == 1 and isinstance(values[0], ModelValue):
+        return values[0]
+    return None
+
+
+def _argument(call: cst.Call, position: int, *keywords: str) -> Optional[cst.BaseExpression]:
+    positional = [arg for arg in call.args if arg.keyword is None and not arg.star]
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value in keywords:
+            return arg.value
+    return positional[position].value if position < len(positional) else None
+
+
+def _map_arguments(function: cst.FunctionDef, call: cst.Call, arguments: List[Values]) -> Optional[Dict[str, Values]]:
+    """Parameter name -> the values passed at this call; None if ``*``/``**`` hide them."""
+    if any(arg.star for arg in call.args):
+        return None
+    names = [p.name.value for p in (*function.params.posonly_params, *function.params.params)]
+    mapped: Dict[str, Values] = {}
+    position = 0
+    for arg, values in zip(call.args, arguments):
+        if arg.keyword is not None:
+            mapped[arg.keyword.value] = values
+        elif position < len(names):
+            mapped[names[position]] = values
+            position += 1
+    return mapped
+
+
+def _paired_elements(
+    target: Union[cst.Tuple, cst.List], value: Optional[cst.BaseExpression]
+) -> Dict[int, cst.BaseExpression]:
+    """``a, b = x, y``: each target element's own value expression (by target id)."""
+    if not isinstance(value, (cst.Tuple, cst.List)) or len(value.elements) != len(target.elements):
+        return {}
+    elements = list(zip(target.elements, value.elements))
+    if any(isinstance(e, cst.StarredElement) for pair in elements for e in pair):
+        return {}
+    return {id(t.value): v.value for t, v in elements}
