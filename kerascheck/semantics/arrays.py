@@ -94,7 +94,9 @@ class ArrayFacts:
         numpy function, the first argument of ``np.copyto``-like functions and ufunc
         ``.at``, the receiver of ``fill``/``sort``-like methods."""
         if isinstance(node, cst.Assign):
-            return [base for target in node.targets for base in _item_assignment_bases(target.target)]
+            return [
+                base for target in node.targets for base in _item_assignment_bases(target.target)
+            ]
         if isinstance(node, cst.AnnAssign) and node.value is not None:
             return _item_assignment_bases(node.target)
         if isinstance(node, cst.AugAssign):
@@ -220,7 +222,9 @@ def _item_assignment_bases(target: cst.BaseExpression) -> List[cst.BaseExpressio
     if isinstance(target, cst.Subscript):
         return [_strip_views(target)]
     if isinstance(target, (cst.Tuple, cst.List)):
-        return [base for element in target.elements for base in _item_assignment_bases(element.value)]
+        return [
+            base for element in target.elements for base in _item_assignment_bases(element.value)
+        ]
     return []
 
 
