@@ -14,6 +14,8 @@ import libcst as cst
 from .arrays import ArrayFacts
 from .imports import ImportTable, KerasFlavor
 from .models import ModelFacts
+from .ranks import RankInference
+from .stateful import StatefulFacts
 
 
 class Semantics:
@@ -29,8 +31,16 @@ class Semantics:
         return ArrayFacts(self.imports)
 
     @cached_property
+    def stateful(self) -> StatefulFacts:
+        return StatefulFacts(self)
+
+    @cached_property
     def models(self) -> ModelFacts:
         return ModelFacts(self.module, self.imports)
+
+    @cached_property
+    def ranks(self) -> RankInference:
+        return RankInference(self.module, self.imports)
 
     @property
     def flavor(self) -> KerasFlavor:
