@@ -14,7 +14,6 @@ import libcst as cst
 from .arrays import ArrayFacts
 from .imports import ImportTable, KerasFlavor
 from .models import ModelFacts
-from .ranks import RankInference
 from .stateful import StatefulFacts
 
 
@@ -37,10 +36,6 @@ class Semantics:
     @cached_property
     def models(self) -> ModelFacts:
         return ModelFacts(self.module, self.imports)
-
-    @cached_property
-    def ranks(self) -> RankInference:
-        return RankInference(self.module, self.imports)
 
     @property
     def flavor(self) -> KerasFlavor:
