@@ -404,6 +404,16 @@ _SKIPPED_FIELDS = frozenset(
 )
 
 
+_EXPRESSION, _OTHER_NODE, _NOT_A_NODE = "expression", "node", "value"
+
+
+@lru_cache(maxsize=None)
+def _node_kind(node_type: type) -> str:
+    if issubclass(node_type, cst.BaseExpression):
+        return _EXPRESSION
+    return _OTHER_NODE if issubclass(node_type, cst.CSTNode) else _NOT_A_NODE
+
+
 @lru_cache(maxsize=None)
 def _code_fields(node_type: type) -> Tuple[str, ...]:
     return tuple(
@@ -430,6 +440,44 @@ class ModelFacts:
         self._values_by_site: Dict[Tuple[int, int], ModelValue] = {}
         self._summaries: Dict[int, Tuple[_ReturnItem, ...]] = {}
         self._param_tables: Dict[int, Optional[Dict[str, Values]]] = {}
+        self._statement_handlers = {
+            cst.SimpleStatementLine: self._line,
+            cst.If: self._if,
+            cst.For: self._loop,
+            cst.While: self._loop,
+            cst.Try: self._try,
+            cst.TryStar: self._try,
+            cst.With: self._with,
+            cst.FunctionDef: self._function_def,
+            cst.ClassDef: self._class_def,
+            cst.Match: self._match,
+        }
+        self._small_statement_handlers = {
+            cst.Assign: self._assign_statement,
+            cst.AnnAssign: self._annotated_assign,
+            cst.AugAssign: self._augmented_assign,
+            cst.Expr: self._expression_statement,
+            cst.Return: self._return,
+            cst.Raise: self._raise,
+            cst.Del: self._delete,
+            cst.Import: self._import,
+            cst.ImportFrom: self._import,
+            cst.Global: self._declaration,
+            cst.Nonlocal: self._declaration,
+        }
+        self._expression_handlers = {
+            cst.Name: self._name,
+            cst.Call: self._call,
+            cst.Attribute: self._attribute,
+            cst.NamedExpr: self._named_expression,
+            cst.IfExp: self._conditional,
+            cst.Lambda: self._lambda,
+            cst.ListComp: self._comprehension,
+            cst.SetComp: self._comprehension,
+            cst.GeneratorExp: self._comprehension,
+            cst.DictComp: self._comprehension,
+            cst.Yield: self._yield,
+        }
         for _ in range(MAX_ROUNDS):
             summaries, tables = self._run_round()
             stable = summaries == self._summaries and tables == self._param_tables
@@ -552,74 +600,88 @@ class ModelFacts:
         return True
 
     def _suite(self, suite: cst.BaseSuite, env: Dict[str, _Binding]) -> bool:
-        if isinstance(suite, cst.SimpleStatementSuite):
-            return all(self._small_statement(s, env) for s in suite.body)
+        if type(suite) is cst.SimpleStatementSuite:
+            return self._line(suite, env)
         return self._block(suite.body, env)
 
     def _statement(self, node: cst.CSTNode, env: Dict[str, _Binding]) -> bool:
-        if isinstance(node, cst.SimpleStatementLine):
-            return all(self._small_statement(s, env) for s in node.body)
-        if isinstance(node, cst.If):
-            return self._if(node, env)
-        if isinstance(node, (cst.For, cst.While)):
-            return self._loop(node, env)
-        if isinstance(node, (cst.Try, cst.TryStar)):
-            return self._try(node, env)
-        if isinstance(node, cst.With):
-            for item in node.items:
-                self._eval(item.item, env)
-                if item.asname is not None:
-                    self._bind_opaque(item.asname.name, node, env)
-            return self._suite(node.body, env)
-        if isinstance(node, cst.FunctionDef):
-            for decorator in node.decorators:
-                self._eval(decorator.decorator, env)
-            for param in _all_params(node.params):
-                if param.default is not None:
-                    self._eval(param.default, env)
-            self._bind(node.name.value, _opaque_from(node), env)
+        # Dispatch on the exact type: isinstance() on libcst's ABC-based classes is slow.
+        handler = self._statement_handlers.get(type(node))
+        if handler is None:
+            self._walk(node, env)
             return True
-        if isinstance(node, cst.ClassDef):
-            for decorator in node.decorators:
-                self._eval(decorator.decorator, env)
-            for arg in (*node.bases, *node.keywords):
-                self._eval(arg.value, env)
-            self._bind(node.name.value, _opaque_from(node), env)
-            return True
-        if isinstance(node, cst.Match):
-            return self._match(node, env)
-        self._walk(node, env)
+        return handler(node, env)
+
+    def _line(self, node: Union[cst.SimpleStatementLine, cst.SimpleStatementSuite], env: Dict[str, _Binding]) -> bool:
+        for small in node.body:
+            handler = self._small_statement_handlers.get(type(small))
+            if handler is None:
+                self._walk(small, env)
+            elif not handler(small, env):
+                return False
         return True
 
-    def _small_statement(self, node: cst.BaseSmallStatement, env: Dict[str, _Binding]) -> bool:
-        if isinstance(node, cst.Assign):
-            values = self._eval(node.value, env)
-            for target in node.targets:
-                self._assign(target.target, node.value, values, node, env)
-        elif isinstance(node, cst.AnnAssign):
-            if node.value is not None:
-                self._assign(node.target, node.value, self._eval(node.value, env), node, env)
-        elif isinstance(node, cst.AugAssign):
-            self._eval(node.target, env)
-            self._eval(node.value, env)
-            self._bind_opaque(node.target, node, env)
-        elif isinstance(node, cst.Expr):
-            self._eval(node.value, env)
-        elif isinstance(node, cst.Return):
-            self._return(node, env)
-            return False
-        elif isinstance(node, cst.Raise):
-            self._walk(node, env)
-            return False
-        elif isinstance(node, cst.Del):
-            for name in _target_names(node.target):
-                env.pop(name, None)
-        elif isinstance(node, (cst.Import, cst.ImportFrom)):
-            for name in _imported_names(node):
-                self._bind(name, _opaque_from(node), env)
-        elif not isinstance(node, (cst.Global, cst.Nonlocal)):
-            self._walk(node, env)
+    def _with(self, node: cst.With, env: Dict[str, _Binding]) -> bool:
+        for item in node.items:
+            self._eval(item.item, env)
+            if item.asname is not None:
+                self._bind_opaque(item.asname.name, node, env)
+        return self._suite(node.body, env)
+
+    def _function_def(self, node: cst.FunctionDef, env: Dict[str, _Binding]) -> bool:
+        for decorator in node.decorators:
+            self._eval(decorator.decorator, env)
+        for param in _all_params(node.params):
+            if param.default is not None:
+                self._eval(param.default, env)
+        self._bind(node.name.value, _opaque_from(node), env)
         return True
+
+    def _class_def(self, node: cst.ClassDef, env: Dict[str, _Binding]) -> bool:
+        for decorator in node.decorators:
+            self._eval(decorator.decorator, env)
+        for arg in (*node.bases, *node.keywords):
+            self._eval(arg.value, env)
+        self._bind(node.name.value, _opaque_from(node), env)
+        return True
+
+    def _assign_statement(self, node: cst.Assign, env: Dict[str, _Binding]) -> bool:
+        values = self._eval(node.value, env)
+        for target in node.targets:
+            self._assign(target.target, node.value, values, node, env)
+        return True
+
+    def _annotated_assign(self, node: cst.AnnAssign, env: Dict[str, _Binding]) -> bool:
+        if node.value is not None:
+            self._assign(node.target, node.value, self._eval(node.value, env), node, env)
+        return True
+
+    def _augmented_assign(self, node: cst.AugAssign, env: Dict[str, _Binding]) -> bool:
+        self._eval(node.target, env)
+        self._eval(node.value, env)
+        self._bind_opaque(node.target, node, env)
+        return True
+
+    def _expression_statement(self, node: cst.Expr, env: Dict[str, _Binding]) -> bool:
+        self._eval(node.value, env)
+        return True
+
+    def _raise(self, node: cst.Raise, env: Dict[str, _Binding]) -> bool:
+        self._walk(node, env)
+        return False
+
+    def _delete(self, node: cst.Del, env: Dict[str, _Binding]) -> bool:
+        for name in _target_names(node.target):
+            env.pop(name, None)
+        return True
+
+    def _import(self, node: Union[cst.Import, cst.ImportFrom], env: Dict[str, _Binding]) -> bool:
+        for name in _imported_names(node):
+            self._bind(name, _opaque_from(node), env)
+        return True
+
+    def _declaration(self, node: Union[cst.Global, cst.Nonlocal], env: Dict[str, _Binding]) -> bool:
+        return True  # handled by the structure pass
 
     def _if(self, node: cst.If, env: Dict[str, _Binding]) -> bool:
         self._eval(node.test, env)
@@ -628,9 +690,9 @@ class ModelFacts:
         if self._suite(node.body, body_env):
             branches.append(body_env)
         else_env = dict(env)
-        if isinstance(node.orelse, cst.If):
+        if type(node.orelse) is cst.If:
             else_falls = self._if(node.orelse, else_env)
-        elif isinstance(node.orelse, cst.Else):
+        elif node.orelse is not None:
             else_falls = self._suite(node.orelse.body, else_env)
         else:
             else_falls = True
@@ -718,7 +780,11 @@ class ModelFacts:
             else:
                 env[name] = merged
 
-    def _return(self, node: cst.Return, env: Dict[str, _Binding]) -> None:
+    def _return(self, node: cst.Return, env: Dict[str, _Binding]) -> bool:
+        self._note_return(node, env)
+        return False
+
+    def _note_return(self, node: cst.Return, env: Dict[str, _Binding]) -> None:
         if node.value is None:
             self._returns.append(OPAQUE)
             return
@@ -747,11 +813,11 @@ class ModelFacts:
         origin: cst.CSTNode,
         env: Dict[str, _Binding],
     ) -> None:
-        if isinstance(target, cst.Name):
+        if type(target) is cst.Name:
             binding = _Binding(values, (origin,), (value_node,) if value_node is not None else ())
             self._bind(target.value, binding, env)
             self._bindings[id(target)] = binding
-        elif isinstance(target, (cst.Tuple, cst.List)):
+        elif type(target) in (cst.Tuple, cst.List):
             pairs = _paired_elements(target, value_node)
             for element in target.elements:
                 inner = element.value
@@ -760,13 +826,13 @@ class ModelFacts:
                     self._assign(inner, item, self._expr_values_of(item), origin, env)
                 else:
                     self._assign(inner, None, OPAQUE_VALUES, origin, env)
-        elif isinstance(target, cst.StarredElement):
+        elif type(target) is cst.StarredElement:
             self._assign(target.value, None, OPAQUE_VALUES, origin, env)
         else:
             self._eval(target, env)  # ``self.model = ...``: reads ``self``, binds no name
 
     def _expr_values_of(self, expr: cst.BaseExpression) -> Values:
-        if isinstance(expr, cst.Name):
+        if type(expr) is cst.Name:
             binding = self._bindings.get(id(expr))
             return binding.values if binding is not None else OPAQUE_VALUES
         return self._expr_values.get(id(expr), OPAQUE_VALUES)
@@ -805,32 +871,12 @@ class ModelFacts:
     # ---- expressions -----------------------------------------------------------------
 
     def _eval(self, node: cst.BaseExpression, env: Dict[str, _Binding]) -> Values:
-        if isinstance(node, cst.Name):
-            self._note_escape(node)
-            return self._read(node, env)
-        if isinstance(node, cst.Call):
-            values = self._call(node, env)
-        elif isinstance(node, cst.Attribute):
-            self._eval(node.value, env)
-            return OPAQUE_VALUES
-        elif isinstance(node, cst.NamedExpr):
-            values = self._eval(node.value, env)
-            self._assign(node.target, node.value, values, node, env)
-        elif isinstance(node, cst.IfExp):
-            self._eval(node.test, env)
-            values = _unique(self._eval(node.body, env) + self._eval(node.orelse, env))
-        elif isinstance(node, cst.Lambda):
-            self._lambda(node, env)
-            return OPAQUE_VALUES
-        elif isinstance(node, (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)):
-            self._comprehension(node, env)
-            return OPAQUE_VALUES
-        else:
-            if isinstance(node, cst.Yield):
-                self._is_generator = True
+        handler = self._expression_handlers.get(type(node))
+        if handler is None:
             self._walk(node, env)
             return OPAQUE_VALUES
-        if values != OPAQUE_VALUES:
+        values = handler(node, env)
+        if values != OPAQUE_VALUES and type(node) is not cst.Name:
             self._expr_values[id(node)] = values
         return values
 
@@ -838,18 +884,40 @@ class ModelFacts:
         """Evaluate every expression below ``node`` (for nodes with no meaning here)."""
         for name in _code_fields(type(node)):
             child = getattr(node, name)
-            if isinstance(child, cst.CSTNode):
-                self._walk_child(child, env)
-            elif isinstance(child, (tuple, list)):
+            if isinstance(child, (tuple, list)):
                 for item in child:
-                    if isinstance(item, cst.CSTNode):
-                        self._walk_child(item, env)
+                    self._walk_child(item, env)
+            else:
+                self._walk_child(child, env)
 
-    def _walk_child(self, child: cst.CSTNode, env: Dict[str, _Binding]) -> None:
-        if isinstance(child, cst.BaseExpression):
-            self._eval(child, env)
-        else:
-            self._walk(child, env)
+    def _walk_child(self, child: object, env: Dict[str, _Binding]) -> None:
+        kind = _node_kind(type(child))
+        if kind is _EXPRESSION:
+            self._eval(child, env)  # type: ignore[arg-type]
+        elif kind is _OTHER_NODE:
+            self._walk(child, env)  # type: ignore[arg-type]
+
+    def _name(self, node: cst.Name, env: Dict[str, _Binding]) -> Values:
+        self._note_escape(node)
+        return self._read(node, env)
+
+    def _attribute(self, node: cst.Attribute, env: Dict[str, _Binding]) -> Values:
+        self._eval(node.value, env)
+        return OPAQUE_VALUES
+
+    def _named_expression(self, node: cst.NamedExpr, env: Dict[str, _Binding]) -> Values:
+        values = self._eval(node.value, env)
+        self._assign(node.target, node.value, values, node, env)
+        return values
+
+    def _conditional(self, node: cst.IfExp, env: Dict[str, _Binding]) -> Values:
+        self._eval(node.test, env)
+        return _unique(self._eval(node.body, env) + self._eval(node.orelse, env))
+
+    def _yield(self, node: cst.Yield, env: Dict[str, _Binding]) -> Values:
+        self._is_generator = True
+        self._walk(node, env)
+        return OPAQUE_VALUES
 
     def _read(self, node: cst.Name, env: Dict[str, _Binding]) -> Values:
         binding = self._lookup(node.value, env)
@@ -864,17 +932,18 @@ class ModelFacts:
         if function is not None:
             self._escaped.add(id(function))
 
-    def _lambda(self, node: cst.Lambda, env: Dict[str, _Binding]) -> None:
+    def _lambda(self, node: cst.Lambda, env: Dict[str, _Binding]) -> Values:
         inner = dict(env)
         for param in _all_params(node.params):
             if param.default is not None:
                 self._eval(param.default, env)
             inner[param.name.value] = _opaque_from(param)
         self._eval(node.body, inner)
+        return OPAQUE_VALUES
 
     def _comprehension(
         self, node: Union[cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp], env: Dict[str, _Binding]
-    ) -> None:
+    ) -> Values:
         clause: Optional[cst.CompFor] = node.for_in
         self._eval(clause.iter, env)
         inner = dict(env)
@@ -894,15 +963,16 @@ class ModelFacts:
         else:
             self._eval(node.elt, inner)
         self._chain = outer_chain
+        return OPAQUE_VALUES
 
     # ---- calls -----------------------------------------------------------------------
 
     def _call(self, node: cst.Call, env: Dict[str, _Binding]) -> Values:
         func = node.func
         receiver: Optional[Values] = None
-        if isinstance(func, cst.Name):
+        if type(func) is cst.Name:
             self._read(func, env)  # calling a local function is not an escape
-        elif isinstance(func, cst.Attribute):
+        elif type(func) is cst.Attribute:
             receiver = self._eval(func.value, env)
         else:
             self._eval(func, env)
@@ -910,7 +980,7 @@ class ModelFacts:
         kind = self._creation_kind(func)
         if kind is not None:
             return (self._create(node, kind, arguments),)
-        if isinstance(func, cst.Name):
+        if type(func) is cst.Name:
             function = self._structure.functions.get(func.value)
             if function is not None:
                 return self._apply(function, node, arguments)

@@ -1,0 +1,647 @@
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Iterator, List, Optional, Sequence, Set, Tuple, Union
+
+import libcst as cst
+
+from ..registry import FixSpec, InsertAtTop, Invalid, Replace, Rule, Valid, register
+from ..semantics.imports import KerasFlavor, dotted_name
+from ..semantics.models import LOOP_NODES, ModelFacts, ModelValue
+
+_FIT_METHODS = frozenset({"fit", "fit_generator", "train_on_batch"})
+_TRAINING_METHODS = _FIT_METHODS | {"compile"}
+_CLONE_MODEL = "keras.models.clone_model"
+
+# How a file that imports Keras as ``<root>...`` imports ``clone_model`` itself.
+_IMPORT_ROOTS = ("tensorflow.keras", "tf_keras", "keras")
+
+
+@dataclass(frozen=True)
+class _Alias:
+    statement: cst.CSTNode
+    target: cst.Name
+    source: cst.Name
+    value: ModelValue
+    chain: Tuple[cst.CSTNode, ...]
+
+
+@dataclass(frozen=True)
+class _Training:
+    call: cst.Call
+    receiver: cst.Name
+    method: str
+    value: ModelValue
+    origins: Tuple[cst.CSTNode, ...]
+    chain: Tuple[cst.CSTNode, ...]
+
+    @property
+    def fits(self) -> bool:
+        return self.method in _FIT_METHODS
+
+
+@register
+class ModelAliasTraining(Rule):
+    """
+    ## What it does
+    Finds a Keras model bound to a second name by plain assignment (`model_copy = model`)
+    and then compiled or trained through that name, where the one model object ends up
+    trained more than once: the original name trains it too, or the assignment sits in
+    a loop or in a function that runs more than once with the same model.
+
+    ## Why is this bad?
+    Assignment never copies a Python object: both names are one model. `compile()` does
+    not reset its weights, so the second "run" silently continues from the first one's
+    weights (in one measurement the second run's first-epoch loss was 4.1 where a fresh
+    model starts at 13.3). Comparing learning rates, folds or architectures this way
+    compares one long training run cut into pieces.
+
+    ## Example
+    ```python
+    from tensorflow import keras
+
+    model = keras.Sequential([keras.layers.Dense(10, activation="softmax")])
+
+    def comp_train(learning_rate):
+        model_copy = model
+        model_copy.compile(optimizer=keras.optimizers.RMSprop(learning_rate=learning_rate),
+                           loss="categorical_crossentropy")
+        return model_copy.fit(x_train, y_train, epochs=30)
+
+    history_1 = comp_train(0.001)
+    history_2 = comp_train(0.0001)
+    ```
+
+    ## Use instead
+    Build a fresh model for every run:
+    ```python
+    from tensorflow import keras
+
+    def build_model():
+        return keras.Sequential([keras.layers.Dense(10, activation="softmax")])
+
+    def comp_train(model, learning_rate):
+        model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=learning_rate),
+                      loss="categorical_crossentropy")
+        return model.fit(x_train, y_train, epochs=30)
+
+    history_1 = comp_train(build_model(), 0.001)
+    history_2 = comp_train(build_model(), 0.0001)
+    ```
+    or clone it: `model_copy = keras.models.clone_model(model)` gives new layers with
+    freshly initialised weights. Keras 2 returns the clone uncompiled: compile it before
+    `fit`. To start from the trained weights instead, add
+    `model_copy.set_weights(model.get_weights())`.
+
+    ## Fix safety
+    Unsafe: the fix replaces the alias with `keras.models.clone_model(...)` (spelled with
+    the file's own imports, adding an import when it has none), which changes what the
+    program trains on purpose: the copy starts from fresh weights. In Keras 2 a clone
+    that is not compiled before `fit` raises an error.
+
+    ## Known limits
+    Only plain assignments of a name to a name are aliases; models stored in lists,
+    dictionaries or attributes (`self.model = model`) and passed through them are not
+    followed, nor are models passed between modules or to methods. A function called
+    from two branches of one `if` counts as running twice. When the analysis cannot
+    tell which model a name holds (it is assigned in several ways, or built by code it
+    does not see), it stays silent.
+    """
+
+    code = "KC001"
+    name = "model-alias-training"
+    summary = (
+        "a Keras model bound to a second name and trained through it, so that one model "
+        "object is trained more than once"
+    )
+    trigger = re.compile(r"\.\s*(?:compile|fit|fit_generator|train_on_batch)\s*\(")
+
+    VALID = [
+        # The seed's own fix: a fresh model per run.
+        Valid(
+            """
+            from tensorflow import keras
+
+            def build_model():
+                return keras.Sequential([keras.layers.Dense(10, activation="softmax")])
+
+            def comp_train(model, learning_rate):
+                model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=learning_rate), loss="mse")
+                return model.fit(x, y, epochs=30)
+
+            first = comp_train(build_model(), 0.001)
+            second = comp_train(build_model(), 0.0001)
+            """
+        ),
+        # A real copy.
+        Valid(
+            """
+            from tensorflow import keras
+            model = keras.Sequential([keras.layers.Dense(1)])
+
+            def run(learning_rate):
+                model_copy = keras.models.clone_model(model)
+                model_copy.compile(optimizer=keras.optimizers.SGD(learning_rate=learning_rate), loss="mse")
+                model_copy.fit(x, y)
+
+            run(0.1)
+            run(0.01)
+            """
+        ),
+        Valid(
+            """
+            import copy
+            import keras
+            model = keras.Sequential([keras.layers.Dense(1)])
+            model.compile(optimizer="adam", loss="mse")
+            model.fit(x, y)
+            snapshot = copy.deepcopy(model)
+            snapshot.fit(x2, y2)
+            """
+        ),
+        # The alias is only used to predict, evaluate and save.
+        Valid(
+            """
+            import keras
+            model = keras.Sequential([keras.layers.Dense(1)])
+            model.compile(optimizer="adam", loss="mse")
+            model.fit(x, y)
+            best = model
+            best.evaluate(x, y)
+            best.predict(x)
+            best.save("best.keras")
+            """
+        ),
+        # Attribute stores are how callbacks and wrappers hold a model.
+        Valid(
+            """
+            import keras
+
+            class Trainer:
+                def __init__(self, model):
+                    self.model = model
+
+                def run(self, x, y):
+                    self.model.fit(x, y)
+
+            model = keras.Sequential([keras.layers.Dense(1)])
+            model.compile(optimizer="adam", loss="mse")
+            model.fit(x, y)
+            trainer = Trainer(model)
+            trainer.run(x, y)
+            """
+        ),
+        # scikit-learn estimators start from scratch on every fit.
+        Valid(
+            """
+            from sklearn.linear_model import LogisticRegression
+            clf = LogisticRegression()
+            clf_copy = clf
+            clf_copy.fit(x, y)
+            clf.fit(x2, y2)
+            """
+        ),
+        # Rebinding ends the alias.
+        Valid(
+            """
+            from tensorflow import keras
+            stateless_model = keras.Sequential([keras.layers.LSTM(8), keras.layers.Dense(1)])
+            stateless_model.compile(optimizer="adam", loss="mse")
+            stateless_model.fit(x, y)
+            model = stateless_model
+            model.evaluate(x, y)
+            model = keras.Sequential([keras.layers.LSTM(8, stateful=True), keras.layers.Dense(1)])
+            model.compile(optimizer="adam", loss="mse")
+            model.fit(x, y)
+            """
+        ),
+        # Trained once: the alias is just another name.
+        Valid(
+            """
+            from keras.models import Sequential
+            from keras.layers import Dense
+            model = Sequential([Dense(1)])
+
+            def train(learning_rate):
+                net = model
+                net.compile(optimizer="sgd", loss="mse")
+                net.fit(x, y)
+
+            train(0.1)
+            """
+        ),
+        Valid(
+            """
+            import keras
+            model = keras.Sequential([keras.layers.Dense(1)])
+            model.compile(optimizer="adam", loss="mse")
+            net = model
+            net.fit(x, y, epochs=10)
+            """
+        ),
+        # A fresh model is built inside the loop.
+        Valid(
+            """
+            import keras
+            for learning_rate in (0.1, 0.01):
+                model = keras.Sequential([keras.layers.Dense(1)])
+                run = model
+                run.compile(optimizer=keras.optimizers.SGD(learning_rate=learning_rate), loss="mse")
+                run.fit(x, y)
+            """
+        ),
+        # Each call passes a different model.
+        Valid(
+            """
+            import keras
+
+            def build():
+                return keras.Sequential([keras.layers.Dense(1)])
+
+            def train(model, learning_rate):
+                net = model
+                net.compile(optimizer=keras.optimizers.SGD(learning_rate=learning_rate), loss="mse")
+                net.fit(x, y)
+
+            first = build()
+            second = build()
+            train(first, 0.1)
+            train(second, 0.01)
+            """
+        ),
+    ]
+    INVALID = [
+        # The seed: the alias is made inside a function called once per learning rate.
+        Invalid(
+            """
+            from tensorflow import keras
+            from tensorflow.keras import layers
+
+            model = keras.Sequential([layers.Dense(10, activation="softmax")])
+
+            def comp_train(learning_rate):
+                model_copy = model
+                model_copy.compile(loss="categorical_crossentropy",
+                                   optimizer=keras.optimizers.RMSprop(learning_rate=learning_rate))
+                return model_copy.fit(x_train, y_train, epochs=30).history
+
+            lr_0_001 = comp_train(0.001)
+            lr_0_0001 = comp_train(0.0001)
+            """,
+            line=8,
+            message="`model_copy` is the same object as `model`, not a copy: every call of `comp_train()`",
+            expected_fix="""
+            from tensorflow import keras
+            from tensorflow.keras import layers
+
+            model = keras.Sequential([layers.Dense(10, activation="softmax")])
+
+            def comp_train(learning_rate):
+                model_copy = keras.models.clone_model(model)
+                model_copy.compile(loss="categorical_crossentropy",
+                                   optimizer=keras.optimizers.RMSprop(learning_rate=learning_rate))
+                return model_copy.fit(x_train, y_train, epochs=30).history
+
+            lr_0_001 = comp_train(0.001)
+            lr_0_0001 = comp_train(0.0001)
+            """,
+        ),
+        # A loop over learning rates aliasing a module-level model.
+        Invalid(
+            """
+            import tensorflow as tf
+            base = tf.keras.Sequential([tf.keras.layers.Dense(1)])
+            histories = {}
+            for lr in [0.1, 0.01, 0.001]:
+                model = base
+                model.compile(optimizer=tf.keras.optimizers.SGD(learning_rate=lr), loss="mse")
+                histories[lr] = model.fit(x, y, epochs=5)
+            """,
+            line=6,
+            message="every iteration of the loop on line 5 keeps training one model",
+            expected_fix="""
+            import tensorflow as tf
+            base = tf.keras.Sequential([tf.keras.layers.Dense(1)])
+            histories = {}
+            for lr in [0.1, 0.01, 0.001]:
+                model = tf.keras.models.clone_model(base)
+                model.compile(optimizer=tf.keras.optimizers.SGD(learning_rate=lr), loss="mse")
+                histories[lr] = model.fit(x, y, epochs=5)
+            """,
+        ),
+        # Two names trained one after the other; the file cannot spell clone_model yet.
+        Invalid(
+            """
+            from keras.models import Sequential
+            from keras.layers import Dense
+            model = Sequential()
+            model.add(Dense(1, input_dim=4))
+            model.compile(optimizer="sgd", loss="mse")
+            baseline = model
+            baseline.fit(x, y, epochs=10)
+            model.compile(optimizer="adam", loss="mse")
+            model.fit(x, y, epochs=10)
+            """,
+            line=7,
+            message="`model.fit()` on line 10 trains it too",
+            expected_fix="""
+            from keras.models import Sequential
+            from keras.layers import Dense
+            from keras.models import clone_model
+            model = Sequential()
+            model.add(Dense(1, input_dim=4))
+            model.compile(optimizer="sgd", loss="mse")
+            baseline = clone_model(model)
+            baseline.fit(x, y, epochs=10)
+            model.compile(optimizer="adam", loss="mse")
+            model.fit(x, y, epochs=10)
+            """,
+        ),
+        # A builder's result, aliased and trained by both names.
+        Invalid(
+            """
+            from tensorflow.keras.layers import Dense, Input
+            from tensorflow.keras.models import Model
+
+            def build():
+                inputs = Input(shape=(4,))
+                return Model(inputs, Dense(1)(inputs))
+
+            reference = build()
+            reference.compile(optimizer="adam", loss="mse")
+            reference.fit(x, y)
+            candidate = reference
+            candidate.compile(optimizer="sgd", loss="mse")
+            candidate.fit(x, y)
+            """,
+            line=12,
+            message="`candidate` is the same object as `reference`",
+            expected_fix="""
+            from tensorflow.keras.layers import Dense, Input
+            from tensorflow.keras.models import Model
+            from tensorflow.keras.models import clone_model
+
+            def build():
+                inputs = Input(shape=(4,))
+                return Model(inputs, Dense(1)(inputs))
+
+            reference = build()
+            reference.compile(optimizer="adam", loss="mse")
+            reference.fit(x, y)
+            candidate = clone_model(reference)
+            candidate.compile(optimizer="sgd", loss="mse")
+            candidate.fit(x, y)
+            """,
+        ),
+        # The parameter form: both calls pass the same model.
+        Invalid(
+            """
+            import keras
+
+            def build():
+                return keras.Sequential([keras.layers.Dense(1)])
+
+            def train(model, learning_rate):
+                net = model
+                net.compile(optimizer=keras.optimizers.SGD(learning_rate=learning_rate), loss="mse")
+                return net.fit(x, y)
+
+            shared = build()
+            train(shared, 0.1)
+            train(shared, 0.01)
+            """,
+            line=8,
+            message="every call of `train()` keeps training one model",
+        ),
+        # A tuple assignment in a loop over folds, Keras 2 style.
+        Invalid(
+            """
+            import tf_keras
+            model = tf_keras.models.load_model("pretrained.h5")
+            for fold in range(5):
+                fold_model, name = model, f"fold{fold}"
+                fold_model.compile(optimizer="adam", loss="mse")
+                fold_model.fit_generator(batches(fold), epochs=3)
+            """,
+            line=5,
+            expected_fix="""
+            import tf_keras
+            model = tf_keras.models.load_model("pretrained.h5")
+            for fold in range(5):
+                fold_model, name = tf_keras.models.clone_model(model), f"fold{fold}"
+                fold_model.compile(optimizer="adam", loss="mse")
+                fold_model.fit_generator(batches(fold), epochs=3)
+            """,
+        ),
+    ]
+
+    def __init__(self, context) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(context)
+        self._chain: List[cst.CSTNode] = []
+        self._aliases: List[_Alias] = []
+        self._trainings: List[_Training] = []
+
+    # ---- where code repeats ----------------------------------------------------------
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._chain.append(node)
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self._chain.pop()
+
+    def visit_For_body(self, node: cst.For) -> None:
+        self._chain.append(node)
+
+    def leave_For_body(self, node: cst.For) -> None:
+        self._chain.pop()
+
+    def visit_While_body(self, node: cst.While) -> None:
+        self._chain.append(node)
+
+    def leave_While_body(self, node: cst.While) -> None:
+        self._chain.pop()
+
+    # ---- what is aliased and trained -------------------------------------------------
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        pairs = [pair for target in node.targets for pair in _name_pairs(target.target, node.value)]
+        self._note_aliases(node, pairs)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        if node.value is not None:
+            self._note_aliases(node, list(_name_pairs(node.target, node.value)))
+
+    def _note_aliases(self, statement: cst.CSTNode, pairs: List[Tuple[cst.Name, cst.Name]]) -> None:
+        for target, source in pairs:
+            if target.value == source.value:
+                continue
+            value = self._models.value_of(source)
+            if value is not None:
+                self._aliases.append(_Alias(statement, target, source, value, tuple(self._chain)))
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if not (
+            isinstance(func, cst.Attribute)
+            and func.attr.value in _TRAINING_METHODS
+            and isinstance(func.value, cst.Name)
+        ):
+            return
+        value = self._models.value_of(func.value)
+        if value is not None:
+            origins = self._models.origins_of(func.value)
+            self._trainings.append(
+                _Training(node, func.value, func.attr.value, value, origins, tuple(self._chain))
+            )
+
+    @property
+    def _models(self) -> ModelFacts:
+        return self.context.semantics.models
+
+    # ---- deciding --------------------------------------------------------------------
+
+    def leave_Module(self, original_node: cst.Module) -> None:
+        for alias in self._aliases:
+            through_alias = [t for t in self._trainings if _goes_through(t, alias)]
+            if not through_alias:
+                continue  # only predicted with, evaluated, saved: harmless
+            consequence = self._second_training(alias, through_alias)
+            if consequence is not None:
+                self._report(alias, consequence)
+
+    def _second_training(self, alias: _Alias, through_alias: List[_Training]) -> Optional[str]:
+        """How the model gets trained a second time, in words; None if it is not."""
+        same_model = [t for t in self._trainings if t.value is alias.value]
+        if any(t.fits for t in through_alias):
+            for other in same_model:
+                if other.fits and other not in through_alias:
+                    where = self.context.line_of(other.call)
+                    return f"`{other.receiver.value}.{other.method}()` on line {where} trains it too"
+        for training in through_alias:
+            shared = _common_prefix(alias.chain, training.chain)
+            region = self._repeating_region(shared, alias.value)
+            if region is not None and any(t.fits and region in t.chain for t in same_model):
+                return self._describe_repetition(region)
+        return None
+
+    def _repeating_region(self, chain: Sequence[cst.CSTNode], value: ModelValue) -> Optional[cst.CSTNode]:
+        """The innermost loop or function in ``chain`` that runs repeatedly with the same
+        model object ``value``, or None."""
+        for node in reversed(chain):
+            if value.created_inside(node):
+                return None  # each run of ``node`` makes a fresh model
+            if isinstance(node, LOOP_NODES):
+                return node
+            if isinstance(node, cst.FunctionDef):
+                return node if self._runs_repeatedly(node, value, set()) else None
+        return None
+
+    def _runs_repeatedly(self, function: cst.FunctionDef, value: ModelValue, seen: Set[int]) -> bool:
+        if id(function) in seen:
+            return False
+        seen.add(id(function))
+        sites = self._models.call_sites(function)
+        if not sites:
+            return False  # callers unknown (or never called here): cannot tell
+        if len(sites) > 1:
+            return True
+        for node in reversed(sites[0].enclosing):
+            if value.created_inside(node):
+                return False
+            if isinstance(node, LOOP_NODES):
+                return True
+            if isinstance(node, cst.FunctionDef):
+                return self._runs_repeatedly(node, value, seen)
+        return False
+
+    def _describe_repetition(self, region: cst.CSTNode) -> str:
+        if isinstance(region, cst.FunctionDef):
+            return f"every call of `{region.name.value}()` keeps training one model"
+        return f"every iteration of the loop on line {self.context.line_of(region)} keeps training one model"
+
+    # ---- reporting -------------------------------------------------------------------
+
+    def _report(self, alias: _Alias, consequence: str) -> None:
+        imports = self.context.semantics.imports
+        spelled = imports.spelling_for(_CLONE_MODEL)
+        changes: List[Union[Replace, InsertAtTop]] = []
+        if spelled is None:
+            spelled = "clone_model"
+            changes.append(InsertAtTop(f"from {_import_root(self.context.module)}.models import clone_model"))
+        clone = f"{spelled}({alias.source.value})"
+        changes.insert(0, Replace(alias.source, clone))
+        compile_note = _compile_note(imports.flavor)
+        self.report(
+            alias.target,
+            f"`{alias.target.value}` is the same object as `{alias.source.value}`, not a copy: "
+            f"{consequence}",
+            help=(
+                "build a fresh model for each run (preferred), or make a real copy with "
+                f"`{clone}` ({compile_note})"
+            ),
+            fix=FixSpec.unsafe(f"Train a clone: `{clone}` ({compile_note})", *changes),
+        )
+
+
+def _name_pairs(
+    target: cst.BaseExpression, value: cst.BaseExpression
+) -> Iterator[Tuple[cst.Name, cst.Name]]:
+    """``b = a`` and the name-to-name parts of ``b, c = a, x``."""
+    if isinstance(target, cst.Name) and isinstance(value, cst.Name):
+        yield target, value
+    elif (
+        isinstance(target, (cst.Tuple, cst.List))
+        and isinstance(value, (cst.Tuple, cst.List))
+        and len(target.elements) == len(value.elements)
+        and not any(isinstance(e, cst.StarredElement) for e in (*target.elements, *value.elements))
+    ):
+        for left, right in zip(target.elements, value.elements):
+            yield from _name_pairs(left.value, right.value)
+
+
+def _goes_through(training: _Training, alias: _Alias) -> bool:
+    """Whether the name ``training`` is called on may have been bound by ``alias``."""
+    return (
+        training.value is alias.value
+        and training.receiver.value == alias.target.value
+        and any(origin is alias.statement for origin in training.origins)
+    )
+
+
+def _common_prefix(first: Sequence[cst.CSTNode], second: Sequence[cst.CSTNode]) -> List[cst.CSTNode]:
+    shared = []
+    for a, b in zip(first, second):
+        if a is not b:
+            break
+        shared.append(a)
+    return shared
+
+
+def _compile_note(flavor: KerasFlavor) -> str:
+    if flavor is KerasFlavor.KERAS3:
+        return "fresh weights; Keras 3 returns it compiled like the original"
+    if flavor is KerasFlavor.KERAS2:
+        return "fresh weights; compile it before `fit`, Keras 2 returns it uncompiled"
+    return "fresh weights; compile it before `fit` in Keras 2, which returns it uncompiled"
+
+
+def _import_root(module: cst.Module) -> str:
+    """The package this file imports Keras from: ``tensorflow.keras``, ``tf_keras``..."""
+    for statement in module.body:
+        if not isinstance(statement, cst.SimpleStatementLine):
+            continue
+        for small in statement.body:
+            for name in _imported_modules(small):
+                for root in _IMPORT_ROOTS:
+                    if name == root or name.startswith(root + "."):
+                        return root
+    return "keras"
+
+
+def _imported_modules(node: cst.BaseSmallStatement) -> List[str]:
+    if isinstance(node, cst.ImportFrom) and node.module is not None and not node.relative:
+        return [dotted_name(node.module) or ""]
+    if isinstance(node, cst.Import):
+        return [dotted_name(alias.name) or "" for alias in node.names]
+    return []
