@@ -8,7 +8,7 @@ import tokenize
 from dataclasses import dataclass
 from typing import Dict, FrozenSet, List, Optional
 
-from ..diagnostics import Diagnostic
+from ..diagnostics import Diagnostic, Edit, Position
 
 _CODES = r"[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*"
 # ``# noqa``, ``# noqa: KC001``, ``# noqa:KC001,KC002``, ``# NOQA: KC001 KC002``
@@ -94,3 +94,18 @@ def apply_suppressions(
             continue
         kept.append(diagnostic)
     return kept
+
+
+def noqa_edit(text: str, row: int, code: str) -> Edit:
+    """The edit that suppresses ``code`` on ``row`` (1-based): adds the code to the row's
+    ``# noqa: ...`` comment, or appends ``  # noqa: CODE`` to the row."""
+    line = text.split("\n")[row - 1].rstrip("\r")
+    end = len(line.rstrip())
+    comment = _comments(text).get(row, "")
+    match = _LINE_NOQA.search(comment)
+    if match and match.group("codes"):
+        comment_start = end - len(comment.rstrip())
+        at = Position(row, comment_start + match.end("codes"))
+        return Edit(at, at, f", {code}")
+    # Trailing whitespace is replaced, so the comment sits two spaces after the code (PEP 8).
+    return Edit(Position(row, end), Position(row, len(line)), f"  # noqa: {code}")
