@@ -12,6 +12,7 @@ from functools import cached_property
 import libcst as cst
 
 from .arrays import ArrayFacts
+from .heads import HeadFacts
 from .imports import ImportTable, KerasFlavor
 from .models import ModelFacts
 from .stateful import StatefulFacts
@@ -36,6 +37,10 @@ class Semantics:
     @cached_property
     def models(self) -> ModelFacts:
         return ModelFacts(self.module, self.imports)
+
+    @cached_property
+    def heads(self) -> HeadFacts:
+        return HeadFacts(self.module, self.imports, self.models)
 
     @property
     def flavor(self) -> KerasFlavor:
