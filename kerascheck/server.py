@@ -246,7 +246,7 @@ class KerascheckServer(LanguageServer):
             kind=types.CodeActionKind.QuickFix,
             diagnostics=[lsp_diagnostic],
             is_preferred=safe,
-            edit=self._workspace_edit(uri, fix.edits, found),
+            edit=_workspace_edit(uri, self._text_edits(fix.edits, found)),
         )
 
     def _noqa_action(
@@ -257,7 +257,7 @@ class KerascheckServer(LanguageServer):
             title=f"kerascheck: suppress with `# noqa: {diagnostic.code}`",
             kind=types.CodeActionKind.QuickFix,
             diagnostics=[lsp_diagnostic],
-            edit=self._workspace_edit(uri, [edit], found),
+            edit=_workspace_edit(uri, self._text_edits([edit], found)),
         )
 
     def _fix_all(self, document: TextDocument, found: Findings) -> Optional[types.CodeAction]:
@@ -269,26 +269,32 @@ class KerascheckServer(LanguageServer):
         )
         if outcome.text == found.text:
             return None
+        # The fixed text has the file's line endings already.
+        change = _replacement(found.text, outcome.text)
+        text_edit = types.TextEdit(
+            range=self.positions.range(found.lines, change.start, change.end),
+            new_text=change.content,
+        )
         return types.CodeAction(
             title="kerascheck: fix all safely fixable problems",
             kind=FIX_ALL_KIND,
-            edit=self._workspace_edit(
-                document.uri, [_replacement(found.text, outcome.text)], found
-            ),
+            edit=_workspace_edit(document.uri, [text_edit]),
         )
 
-    def _workspace_edit(
-        self, uri: str, edits: Sequence[Edit], found: Findings
-    ) -> types.WorkspaceEdit:
+    def _text_edits(self, edits: Sequence[Edit], found: Findings) -> List[types.TextEdit]:
+        """A rule's edits for the client; the lines they insert end as the file's do."""
         newline = newline_of(found.text)
-        text_edits = [
+        return [
             types.TextEdit(
                 range=self.positions.range(found.lines, edit.start, edit.end),
                 new_text=edit.content.replace("\n", newline),
             )
             for edit in edits
         ]
-        return types.WorkspaceEdit(changes={uri: text_edits})
+
+
+def _workspace_edit(uri: str, edits: List[types.TextEdit]) -> types.WorkspaceEdit:
+    return types.WorkspaceEdit(changes={uri: edits})
 
 
 def _scheme(uri: str) -> str:

@@ -353,15 +353,19 @@ async def test_noqa_action_suppresses_the_finding(
     await close_document(client, uri)
 
 
+@pytest.mark.parametrize("newline", ["\n", "\r\n"], ids=["lf", "crlf"])
 @on_module_loop
 async def test_fix_all_applies_safe_fixes_as_check_fix_does(
-    client: LanguageClient, workspace: Path
+    client: LanguageClient, workspace: Path, newline: str
 ):
     uri = document_uri(workspace, "fix_all.py")
-    text = (
-        "from tensorflow import keras\n"
-        f"{EMOJI_LINE}\n"
-        "model.compile(optimizer=keras.optimizers.Adam(lr=1e-3), loss='mse')\n"
+    text = newline.join(
+        [
+            "from tensorflow import keras",
+            EMOJI_LINE,
+            "model.compile(optimizer=keras.optimizers.Adam(lr=1e-3), loss='mse')",
+            "",
+        ]
     )
     await open_document(client, uri, text)
 
