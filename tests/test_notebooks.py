@@ -113,6 +113,25 @@ def test_generator_and_optimizer_findings_in_different_cells():
     assert where(read("generators.ipynb")) == [(3, 6, 8, "KC002"), (5, 2, 46, "KC006")]
 
 
+def test_stateful_model_built_in_one_cell_and_trained_in_a_later_one():
+    # Cell 5 builds a stateful LSTM, cell 7 (under %%time) fits it epoch by epoch.
+    assert where(read("stateful_lstm.ipynb")) == [(7, 3, 4, "KC004")]
+
+
+def test_unsafe_fix_inserting_lines_keeps_the_magics_around_it():
+    data = read("stateful_lstm.ipynb")
+    assert fix_notebook(data, "stateful_lstm.ipynb", CODES, False) == (data, [])
+    new, fixed = fix_notebook(data, "stateful_lstm.ipynb", CODES, True)
+    assert [(d.cell, d.start.row, d.code) for d in fixed] == [(7, 3, "KC004")]
+    before, after = json.loads(data)["cells"], json.loads(new)["cells"]
+    assert [c for c in after if c is not after[6]] == [c for c in before if c is not before[6]]
+    old_source, new_source = before[6]["source"], after[6]["source"]
+    assert new_source[:3] == old_source[:3] and new_source[-1] == old_source[-1]
+    assert len(new_source) > len(old_source)
+    assert after[6]["outputs"] == before[6]["outputs"]
+    assert fix_notebook(new, "stateful_lstm.ipynb", CODES, True) == (new, [])
+
+
 # ---- IPython syntax --------------------------------------------------------------------------
 
 
