@@ -238,8 +238,8 @@ def _fix_bytes(data: bytes, display: str, codes: Tuple[str, ...], request: Check
             difflib.unified_diff(
                 old_text.splitlines(keepends=True),
                 new_text.splitlines(keepends=True),
-                fromfile=f"a/{display}",
-                tofile=f"b/{display}",
+                fromfile=f"a/{display.lstrip('/')}",
+                tofile=f"b/{display.lstrip('/')}",
             )
         )
         if diff and not diff.endswith("\n"):
