@@ -326,3 +326,35 @@ def test_enclosing_loops_stop_at_the_function() -> None:
     )
     loops = facts.enclosing_loops(calls(facts, "model.train_on_batch")[0])
     assert [type(loop).__name__ for loop in loops] == ["For", "While"]
+
+
+# ---- the rules' help follows the file's Keras -------------------------------------------
+
+LOOP_BODY = """
+model = keras.Sequential([keras.layers.LSTM(4, stateful=True, batch_input_shape=(1, 3, 1))])
+for epoch in range(10):
+    model.fit(x, y, batch_size=1, shuffle=False)
+"""
+
+
+@pytest.mark.parametrize(
+    "imports,expected",
+    [
+        ("import tf_keras as keras\n", "call `model.reset_states()` after each epoch"),
+        ("import keras\nactivation = keras.ops.relu\n", "Keras 3 has no `Model.reset_states()`"),
+        ("from tensorflow import keras\n", "call `reset_states()` on each stateful layer"),
+    ],
+)
+def test_reset_help_follows_the_flavor(imports: str, expected: str) -> None:
+    from kerascheck.engine.lint import lint_text
+
+    [finding] = lint_text(imports + LOOP_BODY, "train.py", ("KC004",))
+    assert finding.help is not None and expected in finding.help
+
+
+def test_fix_loop_variable_avoids_names_in_use() -> None:
+    from kerascheck.engine.lint import lint_text
+
+    code = "from tensorflow import keras\nlayer = keras.layers.Dense(1)\n" + LOOP_BODY
+    [finding] = lint_text(code, "train.py", ("KC004",))
+    assert finding.fix is not None and "for rnn_layer in model.layers:" in finding.fix.edits[0].content

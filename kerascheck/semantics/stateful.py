@@ -98,7 +98,7 @@ _DATASET_ONLY_METHODS = frozenset(
     }
 )
 _DATASET_METHODS = _DATASET_ONLY_METHODS | frozenset(
-    {"map", "filter", "cache", "repeat", "take", "skip", "shard", "apply", "window", "prefetch"}
+    {"map", "filter", "cache", "repeat", "take", "skip", "shard", "apply", "window"}
 )
 # Keras dataset factories and whether they shuffle by default.
 _DATASET_FACTORIES = {
@@ -343,9 +343,6 @@ class NameFlow:
             yield parent
             parent = self._parents.get(parent)
 
-    def is_inside(self, node: cst.CSTNode, ancestor: cst.CSTNode) -> bool:
-        return any(parent is ancestor for parent in self.ancestors(node))
-
     def nodes(self, kind: Type[_N]) -> Iterator[_N]:
         """Every node of a type in the module (in no particular order)."""
         return (node for node in self._parents if isinstance(node, kind))
@@ -528,10 +525,6 @@ def _all_nodes(root: cst.CSTNode, kind: Type[_N]) -> List[_N]:
 
     root.visit(_Collect())
     return found
-
-
-def _is_true_literal(expr: Optional[cst.CSTNode]) -> bool:
-    return isinstance(expr, cst.Name) and expr.value == "True"
 
 
 # --------------------------------------------------------------------------------------
