@@ -15,6 +15,7 @@ from .arrays import ArrayFacts
 from .heads import HeadFacts
 from .imports import ImportTable, KerasFlavor
 from .models import ModelFacts
+from .ranks import RankInference
 from .stateful import StatefulFacts
 
 
@@ -41,6 +42,10 @@ class Semantics:
     @cached_property
     def heads(self) -> HeadFacts:
         return HeadFacts(self.module, self.imports, self.models)
+
+    @cached_property
+    def ranks(self) -> RankInference:
+        return RankInference(self.module, self.imports)
 
     @property
     def flavor(self) -> KerasFlavor:
