@@ -1,0 +1,612 @@
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import List, Optional, Set, Tuple
+
+import libcst as cst
+
+from ..registry import FixChange, FixSpec, InsertAtTop, Invalid, Replace, Rule, Valid, register
+from ..semantics.imports import KerasFlavor
+from ..semantics.ranks import UNKNOWN, Frame, FunctionResult, LambdaApplication, Thunk
+
+# Longest ``output_shape=`` source shown in a message before it is shortened.
+_MAX_SHOWN = 40
+
+
+# Where ``expand_dims`` may come from, per Keras flavour: groups in order of preference,
+# the shortest spelling within a group. With the flavour unknown, ``tf.expand_dims``
+# serves both tf.keras flavours, and Keras 3 (the current one) comes before Keras 2.
+_EXPAND_DIMS = {
+    KerasFlavor.KERAS2: [["keras.backend.expand_dims", "tensorflow.expand_dims"]],
+    KerasFlavor.KERAS3: [["keras.ops.expand_dims"]],
+    KerasFlavor.UNKNOWN: [
+        ["tensorflow.expand_dims"],
+        ["keras.ops.expand_dims"],
+        ["keras.backend.expand_dims"],
+    ],
+}
+
+
+@dataclass(frozen=True)
+class _Declared:
+    """What ``output_shape`` declares: the rank, and the shape as the user reads it."""
+
+    rank: int
+    shape: str
+
+
+@register
+class LambdaDropsDimension(Rule):
+    """
+    ## What it does
+    Finds `Lambda` layers whose function returns a tensor of another rank than the
+    `output_shape` they declare, such as `(x[:, 0] + x[:, 1]) / 2`, of shape `(batch,)`,
+    declared as `output_shape=(1,)`, that is `(batch, 1)`.
+
+    ## Why is this bad?
+    Keras never checks `output_shape` against what the function really returns. Keras 3
+    reports the declared `(None, 1)` while the tensor is `(batch,)`, so every layer after
+    the `Lambda` is built from a wrong shape, with no error and no warning. A loss or
+    metric called directly on the output (a custom training loop, a manual evaluation)
+    broadcasts `(N, 1) - (N,)` into an `(N, N)` matrix and returns a wrong number.
+    (`compile()`/`fit()` align the ranks of `y_true` and `y_pred` for their own losses,
+    which is why the bug often shows up only outside them.)
+
+    ## Example
+    ```python
+    from keras import layers, ops
+
+    inputs = layers.Input(shape=(2,))
+    mean = layers.Lambda(lambda x: (x[:, 0] + x[:, 1]) / 2, output_shape=(1,))(inputs)
+    ```
+
+    ## Use instead
+    Keep the axis: slice instead of indexing (`x[:, 0:1]`), pass `keepdims=True` to the
+    reduction, or add the axis back with `expand_dims(..., -1)` (`keras.ops.expand_dims`
+    in Keras 3, `K.expand_dims` or `tf.expand_dims` in Keras 2):
+    ```python
+    from keras import layers, ops
+
+    inputs = layers.Input(shape=(2,))
+    mean = layers.Lambda(lambda x: ops.mean(x, axis=1, keepdims=True), output_shape=(1,))(inputs)
+    ```
+
+    ## Fix safety
+    Unsafe: the fix changes the shape the layer computes, on purpose. When exactly one
+    axis is missing it keeps it: `keepdims=True` on an outermost reduction over one axis,
+    `k:k+1` for an outermost integer index on a feature axis, otherwise the returned
+    expression wrapped in `expand_dims(..., -1)`, spelled with the names the file imports
+    for its Keras (an import is added when it has none). It edits the function itself: the
+    lambda's body, or the `return` of the named `def` (which other callers share).
+
+    ## Known limits
+    Only applied layers are checked (`Lambda(f, ...)(t)`, or `layer(t)` after
+    `layer = Lambda(...)`), when the rank of `t` is known: from `Input(shape=...)` or
+    `Input(batch_shape=...)`, through layers of plain output rank (`Dense` and other
+    rank-keeping layers, `Flatten`, `Reshape`, `RepeatVector`, merging layers, another
+    `Lambda`), through lists of those, and through plain assignments in the module or the
+    enclosing function. `output_shape` must be a tuple or list literal (or a name bound to
+    one), or a lambda or `def` returning a tuple literal. The function must be a lambda or
+    a `def` of the file; its body is read through plain assignments, calls of the file's
+    functions, indexing, the reductions of `K`, `keras.ops`, `tf`, numpy and tensor
+    methods with their own default axes, `expand_dims`, `squeeze(axis=...)`, `reshape`
+    to a literal shape, `stack`, `concatenate` and elementwise functions. Anything else
+    (a `squeeze` without axis, an axis held in a variable of unknown value, matrix
+    products, `Sequential` models, input ranks from parameters) makes the rank unknown,
+    and the rule then stays silent.
+    """
+
+    code = "KC003"
+    name = "lambda-drops-dimension"
+    summary = "a `Lambda` whose function returns another rank than its declared `output_shape`"
+    trigger = re.compile(r"\bLambda\b")
+
+    VALID = [
+        # The seed, fixed: the axis is added back.
+        Valid(
+            """\
+            import keras.backend as K
+            from keras.layers import Input, Lambda
+
+            def calc_mean(x):
+                res = (x[::, 0] + x[::, 1]) / 2
+                res = K.expand_dims(res, -1)
+                return res
+
+            x = Input(name="x", shape=(2,))
+            x_mean = Lambda(lambda x: calc_mean(x), output_shape=(1,))(x)
+            """
+        ),
+        Valid(
+            """\
+            from keras.layers import Input, Lambda
+            x = Input(shape=(2,))
+            first = Lambda(lambda t: t[:, 0:1], output_shape=(1,))(x)
+            """
+        ),
+        Valid(
+            """\
+            import keras.backend as K
+            from keras.layers import Input, Lambda
+            x = Input(shape=(4,))
+            total = Lambda(lambda t: K.sum(t, axis=1, keepdims=True), output_shape=(1,))(x)
+            """
+        ),
+        Valid(
+            """\
+            import tensorflow as tf
+            from tensorflow.keras.layers import Input, Lambda
+            seq = Input(shape=(10, 8))
+            pooled = Lambda(lambda t: tf.reduce_mean(t, axis=1), output_shape=(8,))(seq)
+            """
+        ),
+        Valid(
+            """\
+            import keras
+            from keras import layers
+            inp = keras.Input(shape=(10, 8))
+            out = layers.Lambda(lambda t: keras.ops.mean(t, axis=-1, keepdims=True),
+                                output_shape=(10, 1))(inp)
+            """
+        ),
+        # A callable output_shape that agrees.
+        Valid(
+            """\
+            import keras.backend as K
+            from keras.layers import Input, Lambda
+            x = Input(shape=(10, 8))
+            m = Lambda(lambda t: K.max(t, axis=1), output_shape=lambda s: (s[0], s[2]))(x)
+            """
+        ),
+        # Two inputs, one rank.
+        Valid(
+            """\
+            from keras.layers import Input, Lambda
+            a = Input(shape=(3,))
+            b = Input(shape=(3,))
+            diff = Lambda(lambda t: t[0] - t[1], output_shape=(3,))([a, b])
+            """
+        ),
+        # The input's rank is unknown: silent.
+        Valid(
+            """\
+            from keras.layers import Lambda
+            def head(features):
+                return Lambda(lambda t: t[:, 0], output_shape=(1,))(features)
+            """
+        ),
+        # No output_shape declared: nothing to compare.
+        Valid(
+            """\
+            from keras.layers import Input, Lambda
+            x = Input(shape=(2,))
+            y = Lambda(lambda t: t[:, 0])(x)
+            """
+        ),
+        # Not Keras' Lambda.
+        Valid(
+            """\
+            from mylib import Input, Lambda
+            x = Input(shape=(2,))
+            y = Lambda(lambda t: t[:, 0], output_shape=(1,))(x)
+            """
+        ),
+    ]
+    INVALID = [
+        # The seed.
+        Invalid(
+            """\
+            import keras.backend as K
+            from keras.layers import Input, Lambda
+            from keras.models import Model
+
+            def calc_mean(x):
+                res = (x[::, 0] + x[::, 1]) / 2
+                return res
+
+            def create_lambda_model():
+                x = Input(name="x", shape=(2,))
+                x_mean = Lambda(lambda x: calc_mean(x), output_shape=(1,))(x)
+                return Model(inputs=x, outputs=x_mean)
+            """,
+            line=11,
+            message=(
+                "`Lambda` returns rank 1 (batch,) but declares `output_shape=(1,)`, i.e. "
+                "(batch, 1): Keras does not check this, so the next layers and any directly "
+                "called loss see the wrong shape"
+            ),
+            expected_fix="""\
+            import keras.backend as K
+            from keras.layers import Input, Lambda
+            from keras.models import Model
+
+            def calc_mean(x):
+                res = (x[::, 0] + x[::, 1]) / 2
+                return res
+
+            def create_lambda_model():
+                x = Input(name="x", shape=(2,))
+                x_mean = Lambda(lambda x: K.expand_dims(calc_mean(x), -1), output_shape=(1,))(x)
+                return Model(inputs=x, outputs=x_mean)
+            """,
+        ),
+        Invalid(
+            """\
+            from keras.layers import Input, Lambda
+            x = Input(shape=(2,))
+            first = Lambda(lambda t: t[:, 0], output_shape=(1,))(x)
+            """,
+            line=3,
+            expected_fix="""\
+            from keras.layers import Input, Lambda
+            x = Input(shape=(2,))
+            first = Lambda(lambda t: t[:, 0:1], output_shape=(1,))(x)
+            """,
+        ),
+        Invalid(
+            """\
+            import keras.backend as K
+            from keras.layers import Input, Lambda
+            x = Input(shape=(4,))
+            total = Lambda(lambda t: K.sum(t, axis=1), output_shape=(1,))(x)
+            """,
+            line=4,
+            expected_fix="""\
+            import keras.backend as K
+            from keras.layers import Input, Lambda
+            x = Input(shape=(4,))
+            total = Lambda(lambda t: K.sum(t, axis=1, keepdims=True), output_shape=(1,))(x)
+            """,
+        ),
+        # A reduction over every axis of a rank-3 input: more than one axis is missing.
+        Invalid(
+            """\
+            import keras.backend as K
+            from keras.layers import Input, Lambda
+            seq = Input(shape=(10, 8))
+            peak = Lambda(lambda t: K.max(t), output_shape=(1,))(seq)
+            """,
+            line=4,
+            message="returns rank 0 ()",
+        ),
+        Invalid(
+            """\
+            import tensorflow as tf
+            from tensorflow.keras.layers import Input, Lambda
+            seq = Input(shape=(10, 8))
+            pooled = Lambda(lambda t: tf.reduce_mean(t, axis=-1), output_shape=(10, 1))(seq)
+            """,
+            line=4,
+            expected_fix="""\
+            import tensorflow as tf
+            from tensorflow.keras.layers import Input, Lambda
+            seq = Input(shape=(10, 8))
+            pooled = Lambda(lambda t: tf.reduce_mean(t, axis=-1, keepdims=True), output_shape=(10, 1))(seq)
+            """,
+        ),
+        Invalid(
+            """\
+            import keras
+            from keras import layers
+            inp = keras.Input(shape=(10, 8))
+            out = layers.Lambda(lambda t: keras.ops.mean(t, axis=-1), output_shape=(10, 1))(inp)
+            """,
+            line=4,
+            expected_fix="""\
+            import keras
+            from keras import layers
+            inp = keras.Input(shape=(10, 8))
+            out = layers.Lambda(lambda t: keras.ops.mean(t, axis=-1, keepdims=True), output_shape=(10, 1))(inp)
+            """,
+        ),
+        # A callable output_shape declaring rank 2 for a rank-1 result; Keras 3 spelling.
+        Invalid(
+            """\
+            from keras import layers, ops
+
+            def to_scalar(t):
+                return ops.sum(t * t) / 2
+
+            inp = layers.Input(shape=(5,))
+            energy = layers.Lambda(to_scalar, output_shape=lambda s: (s[0], 1))(inp)
+            """,
+            line=7,
+            message="i.e. rank 2",
+        ),
+        # A named def, fixed at its return; `import keras` spells `keras.ops`.
+        Invalid(
+            """\
+            import keras
+            from keras.layers import Dense, Input, Lambda
+
+            def first_minus_second(t):
+                return t[:, 0] - t[:, 1]
+
+            inp = Input(shape=(2,))
+            hidden = Dense(2)(inp)
+            diff = Lambda(first_minus_second, output_shape=(1,))(hidden)
+            model = keras.Model(inp, diff)
+            """,
+            line=9,
+            expected_fix="""\
+            import keras
+            from keras.layers import Dense, Input, Lambda
+
+            def first_minus_second(t):
+                return keras.ops.expand_dims(t[:, 0] - t[:, 1], -1)
+
+            inp = Input(shape=(2,))
+            hidden = Dense(2)(inp)
+            diff = Lambda(first_minus_second, output_shape=(1,))(hidden)
+            model = keras.Model(inp, diff)
+            """,
+        ),
+        # A layer bound to a name and applied later; Keras 3 found by `keras.ops` imports.
+        Invalid(
+            """\
+            from keras.layers import Input, Lambda
+            from keras.ops import expand_dims, sum as ops_sum
+            inp = Input(batch_shape=(None, 3))
+            norm = Lambda(lambda t: ops_sum(t * t, axis=1) ** 0.5, output_shape=(1,))
+            out = norm(inp)
+            """,
+            line=4,
+            expected_fix="""\
+            from keras.layers import Input, Lambda
+            from keras.ops import expand_dims, sum as ops_sum
+            inp = Input(batch_shape=(None, 3))
+            norm = Lambda(lambda t: expand_dims(ops_sum(t * t, axis=1) ** 0.5, -1), output_shape=(1,))
+            out = norm(inp)
+            """,
+        ),
+        # Nothing imported spells expand_dims: the import is added (Keras 3 by default).
+        Invalid(
+            """\
+            from keras.layers import Input, Lambda
+            x = Input(shape=(3,))
+            y = Lambda(lambda t: (t[:, 0] + t[:, 1] + t[:, 2]) / 3, output_shape=(1,))(x)
+            """,
+            line=3,
+            expected_fix="""\
+            from keras.layers import Input, Lambda
+            from keras import ops
+            x = Input(shape=(3,))
+            y = Lambda(lambda t: ops.expand_dims((t[:, 0] + t[:, 1] + t[:, 2]) / 3, -1), output_shape=(1,))(x)
+            """,
+        ),
+        # ... and for Keras 2 (here tf.keras 2, told by `fit_generator`), the backend.
+        Invalid(
+            """\
+            from tensorflow.keras.layers import Input, Lambda
+            from tensorflow.keras.models import Model
+            x = Input(shape=(2,))
+            y = Lambda(lambda t: t[:, 0] * t[:, 1], output_shape=(1,))(x)
+            model = Model(x, y)
+            model.fit_generator(batches(), steps_per_epoch=10)
+            """,
+            line=4,
+            expected_fix="""\
+            from tensorflow.keras.layers import Input, Lambda
+            from tensorflow.keras.models import Model
+            from tensorflow.keras import backend as K
+            x = Input(shape=(2,))
+            y = Lambda(lambda t: K.expand_dims(t[:, 0] * t[:, 1], -1), output_shape=(1,))(x)
+            model = Model(x, y)
+            model.fit_generator(batches(), steps_per_epoch=10)
+            """,
+        ),
+        # Tensor methods, torch style (dim/keepdim), and an explicit keepdims=False.
+        Invalid(
+            """\
+            import keras.backend as K
+            from keras.layers import Input, Lambda
+            x = Input(shape=(6,))
+            s = Lambda(lambda t: t.sum(dim=1), output_shape=(1,))(x)
+            m = Lambda(lambda t: K.mean(t, axis=1, keepdims=False), output_shape=(1,))(x)
+            """,
+            line=4,
+            count=2,
+            expected_fix="""\
+            import keras.backend as K
+            from keras.layers import Input, Lambda
+            x = Input(shape=(6,))
+            s = Lambda(lambda t: t.sum(dim=1, keepdim=True), output_shape=(1,))(x)
+            m = Lambda(lambda t: K.mean(t, axis=1, keepdims=True), output_shape=(1,))(x)
+            """,
+        ),
+        # Indexes after an ellipsis or from the end are sliced as well.
+        Invalid(
+            """\
+            from keras.layers import Input, Lambda
+            seq = Input(shape=(10, 4))
+            last = Lambda(lambda t: t[..., -1], output_shape=(10, 1))(seq)
+            third = Lambda(lambda t: t[:, :, 2], output_shape=(10, 1))(seq)
+            """,
+            line=3,
+            count=2,
+            expected_fix="""\
+            from keras.layers import Input, Lambda
+            seq = Input(shape=(10, 4))
+            last = Lambda(lambda t: t[..., -1:], output_shape=(10, 1))(seq)
+            third = Lambda(lambda t: t[:, :, 2:3], output_shape=(10, 1))(seq)
+            """,
+        ),
+        # An extra axis: reported, but no simple fix.
+        Invalid(
+            """\
+            from keras.layers import Input, Lambda
+            x = Input(shape=(4,))
+            y = Lambda(lambda t: t[:, :, None], output_shape=(4,))(x)
+            """,
+            line=3,
+            message="returns rank 3 (batch, ?, ?)",
+        ),
+    ]
+
+    def __init__(self, context) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(context)
+        self._reported: Set[cst.Call] = set()
+
+    def visit_Call(self, node: cst.Call) -> None:
+        application = self.context.semantics.ranks.applied_lambda(node)
+        # A layer applied twice is one layer: one finding, at its construction.
+        if application is None or application.layer in self._reported:
+            return
+        result = application.result
+        declared = self._declared(application)
+        if result is None or result.rank is None or declared is None:
+            return
+        if result.rank == declared.rank:
+            return
+        self._reported.add(application.layer)
+        self.report(
+            application.layer,
+            f"`Lambda` returns rank {result.rank} {_shape_text(result.rank)} but declares "
+            f"`output_shape={self._shown(application)}`, i.e. {declared.shape}: Keras does "
+            "not check this, so the next layers and any directly called loss see the wrong "
+            "shape",
+            help=self._help(result.rank, declared.rank),
+            fix=self._fix(result, declared.rank),
+        )
+
+    # ---- what output_shape declares ----------------------------------------------------
+
+    def _declared(self, application: LambdaApplication) -> Optional[_Declared]:
+        ranks = self.context.semantics.ranks
+        declared = _output_shape(application.layer)
+        if declared is None:
+            return None
+        frame = application.layer_frame
+        elements = ranks.literal_elements(declared, frame)
+        if elements is not None:
+            dims = ", ".join(["batch", *(self.context.code_for(e).strip() for e in elements)])
+            return _Declared(len(elements) + 1, f"({dims})" if elements else "(batch,)")
+        rank = self._callable_rank(declared, frame)
+        return _Declared(rank, f"rank {rank}") if rank is not None else None
+
+    def _callable_rank(self, function: cst.BaseExpression, frame: Frame) -> Optional[int]:
+        """The length every tuple a shape function returns agrees on (the whole shape,
+        batch axis included)."""
+        ranks = self.context.semantics.ranks
+        result = ranks.call_function(function, frame, [UNKNOWN], {})
+        if result is None:
+            return None
+        lengths = {ranks.literal_length(r.expr, r.frame) for r in result.returns}
+        return lengths.pop() if len(lengths) == 1 else None
+
+    def _shown(self, application: LambdaApplication) -> str:
+        declared: cst.BaseExpression = _output_shape(application.layer)  # type: ignore[assignment]
+        code = " ".join(self.context.code_for(declared).split())
+        return code if len(code) <= _MAX_SHOWN else code[: _MAX_SHOWN - 3] + "..."
+
+    # ---- help and fix ------------------------------------------------------------------
+
+    def _help(self, returned: int, declared: int) -> str:
+        if returned > declared:
+            return "make the function return the declared rank, or declare the shape it returns"
+        return (
+            "keep the axis: slice with `x[:, 0:1]` instead of `x[:, 0]`, pass "
+            f"`keepdims=True` to the reduction, or wrap the result in {self._expand_dims_words()}"
+        )
+
+    def _expand_dims_words(self) -> str:
+        expand, import_line = self._expand_dims()
+        flavor = self.context.semantics.imports.flavor
+        if import_line is None or flavor is KerasFlavor.KERAS2:
+            return f"`{expand}(..., -1)`"
+        if flavor is KerasFlavor.KERAS3:
+            return "`keras.ops.expand_dims(..., -1)`"
+        return "`keras.ops.expand_dims(..., -1)` (Keras 3; `K.expand_dims` in Keras 2)"
+
+    def _fix(self, result: FunctionResult, declared: int) -> Optional[FixSpec]:
+        # Only the simple case: one return, one axis missing.
+        if result.rank is None or declared != result.rank + 1 or len(result.returns) != 1:
+            return None
+        returned = result.returns[0]
+        return (
+            self._keepdims_fix(returned)
+            or self._slice_fix(returned)
+            or self._expand_dims_fix(returned.expr)
+        )
+
+    def _keepdims_fix(self, returned: Thunk) -> Optional[FixSpec]:
+        if not isinstance(returned.expr, cst.Call):
+            return None
+        reduction = self.context.semantics.ranks.reduction(returned.expr, returned.frame)
+        if reduction is None or reduction.axes_removed != 1 or reduction.keepdims:
+            return None
+        keyword = reduction.keepdims_keyword
+        if keyword is None:
+            return None
+        message = f"Keep the reduced axis with `{keyword}=True`"
+        if reduction.keepdims_arg is not None:
+            return FixSpec.unsafe(message, Replace(reduction.keepdims_arg.value, "True"))
+        keep = cst.Arg(
+            keyword=cst.Name(keyword),
+            value=cst.Name("True"),
+            equal=cst.AssignEqual(
+                whitespace_before=cst.SimpleWhitespace(""),
+                whitespace_after=cst.SimpleWhitespace(""),
+            ),
+        )
+        call = reduction.call
+        return FixSpec.unsafe(message, Replace(call, call.with_changes(args=[*call.args, keep])))
+
+    def _slice_fix(self, returned: Thunk) -> Optional[FixSpec]:
+        if not isinstance(returned.expr, cst.Subscript):
+            return None
+        index = self.context.semantics.ranks.sole_integer_index(returned.expr, returned.frame)
+        if index is None:
+            return None
+        element, value = index
+        kept = f"{value}:{value + 1}" if value != -1 else "-1:"
+        return FixSpec.unsafe(
+            f"Slice with `{kept}` to keep the axis", Replace(element.slice, kept)
+        )
+
+    def _expand_dims_fix(self, expr: cst.BaseExpression) -> Optional[FixSpec]:
+        expand, import_line = self._expand_dims()
+        if import_line is not None and not self._name_is_free(expand.split(".")[0]):
+            return None
+        changes: List[FixChange] = [Replace(expr, f"{expand}({self.context.code_for(expr)}, -1)")]
+        if import_line is not None:
+            changes.append(InsertAtTop(import_line))
+        return FixSpec.unsafe(f"Add the axis back with `{expand}(..., -1)`", *changes)
+
+    def _expand_dims(self) -> Tuple[str, Optional[str]]:
+        """How this file spells ``expand_dims`` for its Keras, and the import to add when
+        it imports nothing that spells it."""
+        imports = self.context.semantics.imports
+        flavor = imports.flavor
+        for candidates in _EXPAND_DIMS[flavor]:
+            spellings = [s for s in map(imports.spelling_for, candidates) if s is not None]
+            if spellings:
+                return min(spellings, key=len), None
+        if flavor is KerasFlavor.KERAS2:
+            return "K.expand_dims", f"from {self._keras_package()} import backend as K"
+        return "ops.expand_dims", "from keras import ops"
+
+    def _keras_package(self) -> str:
+        """The package this file imports Keras 2 from."""
+        for package in ("tf_keras", "tensorflow.keras", "tensorflow.python.keras"):
+            if re.search(rf"^\s*(from|import)\s+{re.escape(package)}\b", self.context.source, re.M):
+                return package
+        return "keras"
+
+    def _name_is_free(self, name: str) -> bool:
+        return re.search(rf"\b{re.escape(name)}\b", self.context.source) is None
+
+
+def _output_shape(layer: cst.Call) -> Optional[cst.BaseExpression]:
+    for arg in layer.args:
+        if arg.keyword is not None and arg.keyword.value == "output_shape":
+            return arg.value
+    positional = [arg for arg in layer.args if arg.keyword is None]
+    return positional[1].value if len(positional) > 1 else None
+
+
+def _shape_text(rank: int) -> str:
+    if rank == 0:
+        return "()"
+    return "(" + ", ".join(["batch"] + ["?"] * (rank - 1)) + (",)" if rank == 1 else ")")
