@@ -466,3 +466,35 @@ def test_compile_of_a_multi_output_model_is_not_a_compilation():
 
 def test_compile_of_an_unknown_model_is_not_a_compilation():
     assert compilations("self.model.compile(loss='categorical_crossentropy')\n") == []
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        "m.layers[-1].activation = keras.activations.linear",
+        "m.get_layer('out').activation = None",
+        "m.layers.pop()",
+    ],
+)
+def test_layers_changed_in_place_make_the_head_unknown(edit: str):
+    found = heads(
+        f"""\
+        import keras
+        def build():
+            return keras.Sequential([keras.layers.Dense(1, activation="softmax", name="out")])
+        m = build()
+        {edit}
+        """
+    )
+    assert found == []
+
+
+def test_freezing_layers_keeps_the_head():
+    found = heads(
+        """\
+        import keras
+        m = keras.Sequential([keras.layers.Dense(8), keras.layers.Dense(1, activation="softmax")])
+        m.layers[0].trainable = False
+        """
+    )
+    assert found == [(1, "softmax", 'activation="softmax"')]

@@ -194,7 +194,8 @@ class _Placed:
 
 
 class _Scan(cst.CSTVisitor):
-    """Model creations, ``.add``/``.pop`` calls and mutated names, with their blocks."""
+    """Every call with the blocks around it, the names of lists changed in place, and
+    models whose layers are changed in place."""
 
     _CONDITIONAL_EXPRESSIONS = (
         cst.IfExp,
@@ -209,6 +210,9 @@ class _Scan(cst.CSTVisitor):
     def __init__(self) -> None:
         self.calls: List[_Placed] = []
         self.mutated_names: Set[str] = set()
+        # Models whose layers are changed in place (``m.layers[-1].activation = ...``,
+        # ``m.layers.pop()``), by the name the model is reached through.
+        self.layer_edits: List[cst.Name] = []
         self._blocks: List[cst.CSTNode] = []
         self._functions: List[cst.CSTNode] = []
         # ``with`` bodies run once, like the code around them.
@@ -239,12 +243,13 @@ class _Scan(cst.CSTVisitor):
         function = id(self._functions[-1]) if self._functions else None
         self.calls.append(_Placed(node, tuple(id(b) for b in self._blocks), function))
         func = node.func
-        if (
-            isinstance(func, cst.Attribute)
-            and isinstance(func.value, cst.Name)
-            and func.attr.value in _LIST_MUTATORS
-        ):
+        if not isinstance(func, cst.Attribute) or func.attr.value not in _LIST_MUTATORS:
+            return
+        if isinstance(func.value, cst.Name):
             self.mutated_names.add(func.value.value)
+        owner = _layers_owner(func.value)
+        if owner is not None:
+            self.layer_edits.append(owner)
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         if isinstance(node.target, cst.Name):
@@ -253,6 +258,32 @@ class _Scan(cst.CSTVisitor):
     def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
         if isinstance(node.target, cst.Subscript) and isinstance(node.target.value, cst.Name):
             self.mutated_names.add(node.target.value.value)
+        # Only what changes an output: a layer's activation, or a layer replaced.
+        target = node.target
+        changes_output = isinstance(target, cst.Subscript) or (
+            isinstance(target, cst.Attribute) and target.attr.value == "activation"
+        )
+        owner = _layers_owner(target) if changes_output else None
+        if owner is not None:
+            self.layer_edits.append(owner)
+
+
+def _layers_owner(expr: cst.BaseExpression) -> Optional[cst.Name]:
+    """``m`` in ``m.layers[-1].activation`` or ``m.get_layer("out").activation``: the
+    model whose layers an expression reaches into."""
+    while True:
+        if (
+            isinstance(expr, cst.Attribute)
+            and expr.attr.value in ("layers", "get_layer")
+            and isinstance(expr.value, cst.Name)
+        ):
+            return expr.value
+        if isinstance(expr, cst.Call):
+            expr = expr.func
+        elif isinstance(expr, (cst.Attribute, cst.Subscript)):
+            expr = expr.value
+        else:
+            return None
 
 
 # ---------------------------------------------------------------------------------------
@@ -352,28 +383,39 @@ class HeadFacts:
     # ---- heads -----------------------------------------------------------------------
 
     def _compute_heads(self, model: ModelValue) -> Tuple[OutputHead, ...]:
+        if self._layers_edited(model):
+            return ()
         functional = self._functional_base(model)
         if functional is not None:
             heads = [self._head(self._tensor_steps(output)) for output in self._outputs(functional)]
         else:
             steps = self._steps(model)
             heads = [self._head(steps) if steps else None]
-        if not heads or None in heads:
-            return ()
-        return tuple(h for h in heads if h is not None)
+        known = tuple(head for head in heads if head is not None)
+        return known if heads and len(known) == len(heads) else ()
+
+    def _layers_edited(self, model: ModelValue) -> bool:
+        """Whether ``model`` may have its layers changed in place (``m.layers[-1].activation
+        = ...``, ``m.layers.pop()``), through any name of it or of a model built from it."""
+        return any(id(value) in self._edited for value in _lineage(model))
+
+    @cached_property
+    def _edited(self) -> Set[int]:
+        return {
+            id(value)
+            for owner in self._scan.layer_edits
+            for model in self._models.possible_values(owner)
+            for value in _lineage(model)
+        }
 
     def _functional_base(self, model: ModelValue) -> Optional[ModelValue]:
         """The functional model ``model`` is (through builders and clones), with no
         layers added on top."""
-        seen: Set[int] = set()
-        while id(model) not in seen:
-            seen.add(id(model))
-            if model.kind == "functional":
-                return model
-            basis = model.built if model.kind == "builder" else model.source
-            if basis is None or self._changes(model) != []:
+        for value in _lineage(model):
+            if value.kind == "functional":
+                return value
+            if self._changes(value) != []:
                 return None
-            model = basis
         return None
 
     def _outputs(self, model: ModelValue) -> List[cst.BaseExpression]:
@@ -645,6 +687,16 @@ class HeadFacts:
             return None
         package, _, symbol = member.rpartition(".")
         return symbol if package in ("losses", "metrics") and symbol in LOSS_FUNCTIONS else None
+
+
+def _lineage(model: ModelValue) -> List[ModelValue]:
+    """``model`` and the models it is made from (a builder's model, a clone's source)."""
+    out: List[ModelValue] = []
+    current: Optional[ModelValue] = model
+    while current is not None and all(current is not seen for seen in out):
+        out.append(current)
+        current = current.built if current.kind == "builder" else current.source
+    return out
 
 
 # ---------------------------------------------------------------------------------------
