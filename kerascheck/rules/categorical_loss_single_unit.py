@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 import re
 from typing import Optional
 
@@ -217,7 +219,8 @@ class CategoricalLossSingleUnit(Rule):
         """The change to binary cross-entropy in the loss's own form, if the file can spell it."""
         reference = loss.reference
         if isinstance(reference, cst.SimpleString):
-            text = "BinaryCrossentropy" if reference.evaluated_value == "CategoricalCrossentropy" else "binary_crossentropy"
+            as_class = reference.evaluated_value == "CategoricalCrossentropy"
+            text = "BinaryCrossentropy" if as_class else "binary_crossentropy"
             return Replace(reference, f"{reference.prefix}{reference.quote}{text}{reference.quote}")
         symbol = "BinaryCrossentropy" if loss.form == "class" else "binary_crossentropy"
         spelling = sibling_spelling(self.context.semantics.imports, reference, symbol)

@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 import re
 
 import libcst as cst
@@ -250,7 +252,9 @@ class ProbabilitiesWithFromLogits(Rule):
         activation = compilation.head.activation
         loss = compilation.loss
         literal = loss.from_logits
-        if activation is None or not activation.is_probability or literal is None or loss.is_from_logits is not True:
+        if activation is None or not activation.is_probability:
+            return
+        if literal is None or loss.is_from_logits is not True:
             return
         self.report(
             loss.node,

@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 import re
 from typing import Optional
 
@@ -223,11 +225,12 @@ class SingleUnitSoftmax(Rule):
             if head.units != 1 or activation is None or activation.name != "softmax":
                 continue
             replacement = self._sigmoid(activation)
+            fix = FixSpec.unsafe("Use `sigmoid` instead of `softmax`", replacement) if replacement else None
             self.report(
                 activation.site,
                 self._message(),
                 help="use `sigmoid` for one binary output, or give the layer one unit per class",
-                fix=FixSpec.unsafe("Use `sigmoid` instead of `softmax`", replacement) if replacement else None,
+                fix=fix,
             )
 
     def _message(self) -> str:

@@ -14,10 +14,12 @@ For every ``compile(...)`` of a single-output model with a known head: the loss,
 a string, a ``keras.losses`` function (also inside a ``lambda`` or ``functools.partial``)
 or a loss class instance, with its ``from_logits``.
 
-The layers come from :mod:`.models`, but a layer counts only when it certainly runs last:
-a layer added in a branch, in a loop the model was not created in, or by another function,
-or a ``*``-spread into the list, makes everything before it certain and itself unknown.
-Anything unknown gives no head, so rules stay silent.
+The layers come from :mod:`.models`, but a layer counts only where it certainly runs: a
+layer added in a branch or in a loop the model was not created in, or ``*``-spread into
+the list, is an unknown stretch of layers (those after it still count); a layer added by
+another function, a ``pop()``, or a layer changed in place (``m.layers[-1].activation =
+...``) make the end of the model unknown. Anything unknown gives no head, so rules stay
+silent.
 """
 
 from __future__ import annotations
@@ -372,12 +374,13 @@ class HeadFacts:
         return tuple(found)
 
     @cached_property
-    def _layer_changes(self) -> List[_Placed]:
-        """``x.add(...)`` and ``x.pop(...)`` calls, in source order."""
+    def _layer_changes(self) -> List[Tuple[_Placed, cst.Attribute]]:
+        """``x.add(...)`` and ``x.pop(...)`` calls with their callee, in source order."""
         return [
-            placed
+            (placed, placed.call.func)
             for placed in self._scan.calls
-            if isinstance(placed.call.func, cst.Attribute) and placed.call.func.attr.value in ("add", "pop")
+            if isinstance(placed.call.func, cst.Attribute)
+            and placed.call.func.attr.value in ("add", "pop")
         ]
 
     # ---- heads -----------------------------------------------------------------------
@@ -487,16 +490,15 @@ class HeadFacts:
             for element in layers.elements
         ]
 
-    def _changes(self, model: ModelValue) -> Optional[List[_Placed]]:
-        """The ``.add``/``.pop`` calls on ``model`` in source order; None when one of them
-        may or may not be on it."""
-        changes: List[_Placed] = []
-        for placed in self._layer_changes:
-            receiver = placed.call.func.value  # type: ignore[attr-defined]
-            target = self._models.value_of(receiver)
+    def _changes(self, model: ModelValue) -> Optional[List[Tuple[_Placed, str]]]:
+        """The ``.add``/``.pop`` calls on ``model`` (with the method) in source order;
+        None when one of them may or may not be on it."""
+        changes: List[Tuple[_Placed, str]] = []
+        for placed, func in self._layer_changes:
+            target = self._models.value_of(func.value)
             if target is model:
-                changes.append(placed)
-            elif target is None and model in self._models.possible_values(receiver):
+                changes.append((placed, func.attr.value))
+            elif target is None and model in self._models.possible_values(func.value):
                 return None
         return changes
 
@@ -508,8 +510,8 @@ class HeadFacts:
         if creation is None or changes is None:
             return [None]
         steps: List[Optional[cst.Call]] = []
-        for placed in changes:
-            if placed.function != creation.function or placed.call.func.attr.value == "pop":  # type: ignore[attr-defined]
+        for placed, method in changes:
+            if placed.function != creation.function or method == "pop":
                 # From here on the source order does not tell what the model holds.
                 return steps + [None]
             certain = placed.blocks == creation.blocks and bool(placed.call.args)
@@ -633,7 +635,9 @@ class HeadFacts:
 
     # ---- losses ----------------------------------------------------------------------
 
-    def _loss(self, expr: cst.BaseExpression, node: cst.BaseExpression, depth: int = 0) -> Optional[CompiledLoss]:
+    def _loss(
+        self, expr: cst.BaseExpression, node: cst.BaseExpression, depth: int = 0
+    ) -> Optional[CompiledLoss]:
         """The loss ``expr`` names; ``node`` is the ``loss`` argument it came from."""
         if isinstance(expr, cst.SimpleString):
             text = expr.evaluated_value
@@ -677,7 +681,8 @@ class HeadFacts:
         passed = [arg.value for arg in body.args[:2] if arg.keyword is None]
         if name is None or [p.value if isinstance(p, cst.Name) else None for p in passed] != params:
             return None
-        return CompiledLoss(node, name, "function", body.func, _argument(body, _FROM_LOGITS_POSITION, "from_logits"))
+        from_logits = _argument(body, _FROM_LOGITS_POSITION, "from_logits")
+        return CompiledLoss(node, name, "function", body.func, from_logits)
 
     def _loss_function(self, expr: cst.BaseExpression) -> Optional[str]:
         """``"categorical_crossentropy"`` for ``keras.losses.categorical_crossentropy``
