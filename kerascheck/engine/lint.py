@@ -25,6 +25,7 @@ from ..diagnostics import (
     sort_diagnostics,
 )
 from ..registry import Rule, rules_for
+from ..semantics import walk
 from .suppression import FileSuppression, apply_suppressions, file_suppression
 
 # libcst's parser and visitors recurse once per nesting level; deeply nested (often
@@ -133,7 +134,7 @@ def lint_module(
     visitors = [rule(context) for rule in rules if getattr(rule, "trigger", None) is not None]
     try:
         if visitors:
-            cst.visit_batched(module, visitors)
+            walk.visit_batched(module, visitors)
         diagnostics = context.diagnostics() if context.has_reports else []
     except RecursionError:
         diagnostics = [unanalyzable(path, "file is nested too deeply to analyze, not analyzed")]

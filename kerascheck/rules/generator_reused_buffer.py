@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Dict, Iterable, Iterator, List, Mapping, Optio
 
 import libcst as cst
 
+from ..semantics import walk
 from ..registry import FixSpec, Invalid, Replace, Rule, Valid, register
 from ..semantics.arrays import ArrayFacts, ArrayRef
 from ..semantics.imports import dotted_name
@@ -712,7 +713,7 @@ class _FunctionBody(cst.CSTVisitor):
         for star in (params.star_arg, params.star_kwarg):
             if isinstance(star, cst.Param):
                 body._bind(star.name, None, star)
-        function.body.visit(body)
+        walk.visit(function.body, body)
         return body
 
     # ---- scopes: nested code is someone else's --------------------------------------
@@ -959,7 +960,7 @@ def _self_name(method: cst.FunctionDef) -> Optional[str]:
 
 def _nonlocal_names(function: cst.FunctionDef) -> List[cst.Name]:
     collector = _NonlocalNames()
-    function.visit(collector)
+    walk.visit(function, collector)
     return collector.names
 
 

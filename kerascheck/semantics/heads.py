@@ -30,6 +30,7 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
+from . import walk
 from .imports import ImportTable
 from .models import ModelFacts, ModelValue
 
@@ -356,7 +357,7 @@ class HeadFacts:
     @cached_property
     def _scan(self) -> _Scan:
         scan = _Scan()
-        self._module.visit(scan)
+        walk.visit(self._module, scan)
         return scan
 
     @cached_property

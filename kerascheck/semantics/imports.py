@@ -19,6 +19,8 @@ from typing import Dict, FrozenSet, List, Optional, Set
 
 import libcst as cst
 
+from . import walk
+
 # Prefixes under which Keras lives, mapped to the canonical ``keras``.
 _KERAS_PREFIXES = (
     ("tensorflow.python.keras", "keras"),
@@ -257,7 +259,7 @@ class ImportTable:
 
     def __init__(self, module: cst.Module) -> None:
         collector = _BindingCollector()
-        module.visit(collector)
+        walk.visit(module, collector)
         self._aliases = dict(collector.aliases)
         self._star_modules = [canonical(m) for m in collector.star_modules]
         self._bound = frozenset(collector.bound)
@@ -371,7 +373,7 @@ class ImportTable:
         ):
             return KerasFlavor.KERAS2
         signals = _FlavorSignals(self)
-        module.visit(signals)
+        walk.visit(module, signals)
         if signals.keras2 and not signals.keras3:
             return KerasFlavor.KERAS2
         if signals.keras3 and not signals.keras2:

@@ -38,6 +38,7 @@ from typing import (
 
 import libcst as cst
 
+from . import walk
 from .imports import ImportTable
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -331,7 +332,7 @@ class NameFlow:
     def __init__(self, module: cst.Module) -> None:
         self.module = module
         collector = _ParentCollector()
-        module.visit(collector)
+        walk.visit(module, collector)
         self._parents = collector.parents
 
     def parent(self, node: cst.CSTNode) -> Optional[cst.CSTNode]:
@@ -377,10 +378,10 @@ class NameFlow:
             if isinstance(parent, cst.For) and binds(parent.target, name):
                 found.add(None)
                 return True
-            parent.body.visit(_BindingFinder(found))  # the previous iteration's
+            walk.visit(parent.body, _BindingFinder(found))  # the previous iteration's
             return False
         if isinstance(parent, (cst.Try, cst.TryStar)) and child is not parent.body:
-            parent.body.visit(_BindingFinder(found))
+            walk.visit(parent.body, _BindingFinder(found))
             return False
         if isinstance(parent, cst.With) and child is parent.body:
             return self._with_binds(found, parent)
@@ -428,13 +429,13 @@ class NameFlow:
         if isinstance(statement, cst.BaseCompoundStatement) and not isinstance(
             statement, (cst.FunctionDef, cst.ClassDef)
         ):
-            statement.visit(_BindingFinder(found))
+            walk.visit(statement, _BindingFinder(found))
             return False
         bound, value = _binding(statement, found.name)
         if bound:
             found.add(value)
             return True
-        statement.visit(_BindingFinder(found))  # a walrus inside an expression statement
+        walk.visit(statement, _BindingFinder(found))  # a walrus inside an expression statement
         return False
 
     def _scan_block(self, found: _Found, block: cst.BaseSuite) -> bool:
@@ -457,7 +458,7 @@ class NameFlow:
                 continue  # class bodies are not visible from their methods
             scope_body = scope.body if isinstance(scope, cst.Module) else scope.body.body
             for statement in scope_body:
-                statement.visit(_BindingFinder(found))
+                walk.visit(statement, _BindingFinder(found))
             if found.values or not found.complete:
                 return
             if isinstance(scope, cst.FunctionDef) and found.name in _param_names(scope.params):
@@ -523,7 +524,7 @@ def _all_nodes(root: cst.CSTNode, kind: Type[_N]) -> List[_N]:
                 found.append(node)
             return True
 
-    root.visit(_Collect())
+    walk.visit(root, _Collect())
     return found
 
 
