@@ -126,6 +126,8 @@ def _assignments(module: cst.Module):
         ("x3.max()", 0),
         ("x3.max(1)", None),
         ("K.sum(x3, axis=some_axis)", None),
+        ("K.sum(unknown)", 0),
+        ("K.sum(unknown, keepdims=True)", None),
         ("K.sum(x3, keepdims=flag)", None),
         ("tf.reduce_sum(x3, keep_dims=True)", None),
         ("K.argmax(x3, keepdims=True)", None),
@@ -174,7 +176,18 @@ def _assignments(module: cst.Module):
         ("Lambda(lambda t: t[0] * t[1])([x2, x3])", 3),
         ("Lambda(lambda t, axis: K.sum(t, axis=axis), arguments={'axis': 1})(x3)", 2),
         ("Lambda(lambda t, axis: K.sum(t, axis=axis), arguments=options)(x3)", None),
-        ("keras.layers.LSTM(4)(x3)", None),
+        ("keras.layers.LSTM(4)(x3)", 2),
+        ("keras.layers.LSTM(4, return_sequences=True)(x3)", 3),
+        ("keras.layers.GRU(4, return_state=True)(x3)", None),
+        ("keras.layers.LSTM(4)(unknown)", 2),
+        ("keras.layers.Bidirectional(keras.layers.LSTM(4, return_sequences=True))(x3)", 3),
+        ("keras.layers.Bidirectional(keras.layers.LSTM(4), merge_mode=None)(x3)", None),
+        ("keras.layers.Conv1D(8, 3)(x3)", 3),
+        ("keras.layers.GlobalAveragePooling1D()(x3)", 2),
+        ("keras.layers.GlobalMaxPooling1D(keepdims=True)(x3)", None),
+        ("Flatten()(unknown)", 2),
+        ("keras.layers.Embedding(100, 8)(x2)", 3),
+        ("keras.layers.TimeDistributed(Dense(3))(x3)", None),
         ("Dense(3)(unknown)", None),
     ],
 )
@@ -208,13 +221,46 @@ def test_later_assignments_do_not_count():
     [
         "if flag:\n    y = x2\nelse:\n    y = x3\nresult = y\n",
         "for i in range(3):\n    y = x2\nresult = y\n",
-        "y, z = x2, x3\nresult = y\n",
+        "(y, z), w = pairs\nresult = y\n",
         "y = x2\ny += 1\nresult = y\n",
         "result = y\n",
     ],
-    ids=["branch", "loop", "unpacking", "augmented", "unbound"],
+    ids=["branch", "loop", "nested-unpacking", "augmented", "unbound"],
 )
 def test_names_bound_otherwise_are_unknown(code):
+    assert rank_of(code) is None
+
+
+def test_a_plain_assignment_after_a_branch_clears_the_name_again():
+    code = """\
+    x = x3
+    if deep:
+        x = Dense(8)(x)
+    x = keras.layers.LSTM(4)(x)
+    result = x
+    """
+    assert rank_of(code) == 2  # an LSTM's output rank does not depend on its input's
+    assert rank_of(code.replace("LSTM(4)", "Dropout(0.5)")) is None
+
+
+def test_a_name_rebound_in_the_loop_being_read_is_unknown():
+    code = """\
+    x = x3
+    for i in range(3):
+        result = x
+        x = Flatten()(x)
+    """
+    assert rank_of(code) is None
+
+
+def test_global_declarations_make_a_name_unknown():
+    code = """\
+    y = x2
+    def reset():
+        global y
+        y = None
+    result = y
+    """
     assert rank_of(code) is None
 
 
@@ -235,6 +281,18 @@ def test_parameters_of_the_enclosing_function_are_unknown():
 def test_lambda_and_comprehension_variables_hide_outer_names():
     assert rank_of("f = lambda x2: x2[:, 0]\n", "x2[:, 0]") is None
     assert rank_of("r = [x3[:, 0] for x3 in items]\n", "x3[:, 0]") is None
+
+
+def test_unpacking_binds_items_in_order():
+    code = """\
+    def distance(vects):
+        x, y = vects
+        return K.sqrt(K.sum(K.square(x - y), axis=1))
+    result = Lambda(distance)([x2, x2])
+    """
+    assert rank_of(code) == 1
+    assert rank_of("a, b = x2, x3\nresult = b\n") == 3
+    assert rank_of("a, *b = x2, x3\nresult = a\n") is None
 
 
 def test_layer_bound_to_a_name():

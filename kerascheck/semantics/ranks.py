@@ -86,16 +86,20 @@ UNKNOWN = Known(None)
 class Scope:
     """One namespace (the module, a function or a class body) and how its names are bound.
 
-    ``assignments`` holds, per name, the plain assignments and ``def`` statements made
-    directly in the body, as (unit position, value or def). A *unit* is one top-level
-    statement of the body (each small statement of a ``a = 1; b = 2`` line counts alone).
+    A *unit* is one top-level statement of the body (each small statement of a
+    ``a = 1; b = 2`` line counts alone). ``assignments`` holds, per name, the plain
+    assignments and ``def`` statements made directly in the body, as (unit, value or
+    def); ``rebindings`` the units that bind it any other way (inside a loop or a branch,
+    ``+=``, ``for``, ``with``, ``import``, ...); ``shared`` the names declared ``global`` or
+    ``nonlocal``, which code elsewhere may rebind at any time.
     """
 
     def __init__(self, node: cst.CSTNode, parent: Optional["Scope"]) -> None:
         self.node = node
         self.parent = parent
         self.assignments: Dict[str, List[Tuple[int, cst.CSTNode]]] = {}
-        self.unclear: Set[str] = set()
+        self.rebindings: Dict[str, List[int]] = {}
+        self.shared: Set[str] = set()
         self.parameters: FrozenSet[str] = (
             _parameter_names(node.params) if isinstance(node, cst.FunctionDef) else frozenset()
         )
@@ -113,21 +117,34 @@ class Scope:
         return parent
 
     def binds(self, name: str) -> bool:
-        return name in self.assignments or name in self.unclear or name in self.parameters
+        return any(
+            name in names
+            for names in (self.assignments, self.rebindings, self.shared, self.parameters)
+        )
 
-    def assignment_before(
+    def binding_at(
         self, name: str, position: Optional[int]
-    ) -> Optional[Tuple[int, cst.CSTNode]]:
-        """The assignment giving ``name`` its value at unit ``position``. Position None
-        means "whenever the body has run" (a free name read later), which only one
-        assignment, and no parameter, can answer."""
-        candidates = self.assignments.get(name, [])
-        if position is None:
-            if len(candidates) == 1 and name not in self.parameters:
-                return candidates[0]
+    ) -> Optional[Tuple[int, Optional[cst.CSTNode]]]:
+        """What gives ``name`` its value at unit ``position``: (unit, value or def) for a
+        plain assignment, (-1, None) for the parameter, None when that cannot be told.
+        Position None means "whenever the body has run" (a free name read later on),
+        which only a name bound exactly once can answer."""
+        if name in self.shared:
             return None
-        earlier = [candidate for candidate in candidates if candidate[0] < position]
-        return earlier[-1] if earlier else None
+        assignments = self.assignments.get(name, [])
+        rebindings = self.rebindings.get(name, [])
+        parameter = (-1, None) if name in self.parameters else None
+        if position is None:
+            if rebindings or len(assignments) + (parameter is not None) != 1:
+                return None
+            return assignments[0] if assignments else parameter
+        earlier = [assignment for assignment in assignments if assignment[0] < position]
+        latest = earlier[-1] if earlier else parameter
+        # A rebinding since then, or in the unit being read (a loop may run it first),
+        # hides the value.
+        if latest is None or any(latest[0] <= unit <= position for unit in rebindings):
+            return None
+        return latest
 
 
 class Activation:
@@ -171,19 +188,16 @@ class Frame:
         return activation.parent.lookup(name) if activation.parent is not None else UNKNOWN
 
     def _local(self, scope: Scope, name: str) -> Binding:
-        if name in scope.unclear:
+        binding = scope.binding_at(name, self.position)
+        if binding is None:
             return UNKNOWN
-        assignment = scope.assignment_before(name, self.position)
-        if assignment is not None:
-            index, value = assignment
-            frame = self.activation.frame_at(index)
-            if isinstance(value, cst.FunctionDef):
-                return Definition(value, frame)
-            return Thunk(value, frame)  # type: ignore[arg-type]
-        reassigned = name in scope.assignments
-        if name in scope.parameters and (self.position is not None or not reassigned):
+        unit, value = binding
+        if value is None:
             return self.activation.parameters.get(name, UNKNOWN)
-        return UNKNOWN
+        frame = self.activation.frame_at(unit)
+        if isinstance(value, cst.FunctionDef):
+            return Definition(value, frame)
+        return Thunk(value, frame)  # type: ignore[arg-type]
 
 
 # ======================================================================================
@@ -233,15 +247,38 @@ def _target_names(target: cst.BaseExpression) -> Iterable[str]:
         yield from _target_names(target.value)
 
 
-def _straight_assignment(unit: cst.CSTNode) -> Optional[Tuple[List[str], cst.CSTNode]]:
-    """``(names, value)`` for ``a = b = value``, ``a: T = value`` and ``def a``."""
-    if isinstance(unit, cst.Assign) and all(isinstance(t.target, cst.Name) for t in unit.targets):
-        return [t.target.value for t in unit.targets], unit.value  # type: ignore[attr-defined]
+def _straight_assignments(unit: cst.CSTNode) -> List[Tuple[str, cst.CSTNode]]:
+    """The (name, value) pairs a unit binds plainly: ``a = b = value``, ``a: T = value``,
+    ``def a``, and ``a, b = value`` (``a`` bound to ``value[0]``, ``b`` to ``value[1]``)."""
+    if isinstance(unit, cst.Assign):
+        targets = [assign_target.target for assign_target in unit.targets]
+        if all(isinstance(target, cst.Name) for target in targets):
+            return [(target.value, unit.value) for target in targets]  # type: ignore[attr-defined]
+        if len(targets) == 1 and isinstance(targets[0], (cst.Tuple, cst.List)):
+            return _unpacked(targets[0], unit.value)
     if isinstance(unit, cst.AnnAssign) and isinstance(unit.target, cst.Name) and unit.value:
-        return [unit.target.value], unit.value
+        return [(unit.target.value, unit.value)]
     if isinstance(unit, cst.FunctionDef):
-        return [unit.name.value], unit
-    return None
+        return [(unit.name.value, unit)]
+    return []
+
+
+def _unpacked(
+    target: Union[cst.Tuple, cst.List], value: cst.BaseExpression
+) -> List[Tuple[str, cst.CSTNode]]:
+    names = [element.value for element in target.elements]
+    if any(isinstance(e, cst.StarredElement) for e in target.elements) or not all(
+        isinstance(name, cst.Name) for name in names
+    ):
+        return []
+    # Unpacking reads the items in order: ``value[i]``, a node made for the analysis only.
+    return [
+        (
+            name.value,  # type: ignore[attr-defined]
+            cst.Subscript(value, [cst.SubscriptElement(cst.Index(cst.Integer(str(index))))]),
+        )
+        for index, name in enumerate(names)
+    ]
 
 
 class _ScopeIndex:
@@ -259,10 +296,11 @@ class _ScopeIndex:
         for position, unit in enumerate(units):
             walker = _UnitWalker(self, scope, position)
             walker.walk(unit)
-            names, value = _straight_assignment(unit) or ([], None)
-            for name in names:
-                scope.assignments.setdefault(name, []).append((position, value))  # type: ignore[arg-type]
-            scope.unclear.update(walker.bound - set(names))
+            assignments = _straight_assignments(unit)
+            for name, value in assignments:
+                scope.assignments.setdefault(name, []).append((position, value))
+            for name in walker.bound - {name for name, _ in assignments}:
+                scope.rebindings.setdefault(name, []).append(position)
         scope.ends_with_return = bool(units) and isinstance(units[-1], cst.Return)
 
 
@@ -390,14 +428,16 @@ class _UnitWalker:
     def _global(self, node: cst.Global) -> bool:
         names = {item.name.value for item in node.names}
         self.bound.update(names)
-        self.index.module_scope.unclear.update(names)
+        self.index.module_scope.shared.update(names)
+        self.scope.shared.update(names)
         return False
 
     def _nonlocal(self, node: cst.Nonlocal) -> bool:
         names = {item.name.value for item in node.names}
         self.bound.update(names)
         if self.scope.enclosing is not None:
-            self.scope.enclosing.unclear.update(names)
+            self.scope.enclosing.shared.update(names)
+        self.scope.shared.update(names)
         return False
 
 
@@ -568,8 +608,29 @@ _RANK_KEEPING_LAYERS = frozenset(
         "Dense", "Dropout", "Activation", "BatchNormalization", "LayerNormalization",
         "UnitNormalization", "GaussianNoise", "GaussianDropout", "AlphaDropout", "ReLU",
         "LeakyReLU", "PReLU", "ELU", "ThresholdedReLU", "Softmax", "ActivityRegularization",
-        "Masking",
+        "Masking", "Permute",
+        *(
+            f"{conv}{dims}D"
+            for conv in ("Conv", "SeparableConv", "DepthwiseConv")
+            for dims in (1, 2, 3)
+        ),
+        *(f"Conv{dims}DTranspose" for dims in (1, 2, 3)),
+        *(
+            f"{layer}{dims}D"
+            for layer in (
+                "MaxPooling", "AveragePooling", "MaxPool", "AvgPool", "UpSampling",
+                "ZeroPadding", "Cropping", "SpatialDropout",
+            )
+            for dims in (1, 2, 3)
+        ),
     }
+)
+_RECURRENT_LAYERS = frozenset({"LSTM", "GRU", "SimpleRNN", "CuDNNLSTM", "CuDNNGRU"})
+_GLOBAL_POOLING_LAYERS = frozenset(
+    f"Global{kind}{name}{dims}D"
+    for kind in ("Max", "Average", "Avg")
+    for name in ("Pooling", "Pool")
+    for dims in (1, 2, 3)
 )
 _MERGING_LAYERS = frozenset(
     {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate"}
@@ -707,7 +768,7 @@ class RankInference:
         if frame is None or any(arg.star for arg in call.args):
             return None
         layer = self._layer_construction(call.func, frame)
-        if layer is None or not self.imports.is_keras(layer.expr.func, "layers.Lambda"):  # type: ignore
+        if layer is None or self._layer_symbol(layer) != "Lambda":
             return None
         inputs_expr = _argument(call, 0, "inputs")
         inputs = self.value(inputs_expr, frame) if inputs_expr is not None else None
@@ -1077,13 +1138,15 @@ class RankInference:
         return Reduction(call, operand, removed, keepdims, keepdims_keyword, keepdims_arg)
 
     def _reduced_rank(self, reduction: Optional[Reduction], frame: Frame) -> Value:
-        rank = self.value(reduction.operand, frame) if reduction else None
-        if reduction is None or not isinstance(rank, int):
+        if reduction is None:
+            return None
+        if reduction.axes_removed == EVERY_AXIS and not reduction.keepdims:
+            return 0  # whatever the operand was
+        rank = self.value(reduction.operand, frame)
+        if not isinstance(rank, int):
             return None
         if reduction.keepdims:
             return rank
-        if reduction.axes_removed == EVERY_AXIS:
-            return 0
         remaining = rank - reduction.axes_removed
         return remaining if remaining >= 0 else None
 
@@ -1119,9 +1182,13 @@ class RankInference:
             return None
         return target if member[len("layers.") :][:1].isupper() else None
 
-    def _layer_output(self, layer: Thunk, application: cst.Call, frame: Frame) -> Value:
+    def _layer_symbol(self, layer: Thunk) -> str:
+        """The class a layer construction names: ``"Dense"`` for ``layers.Dense(3)``."""
         construction: cst.Call = layer.expr  # type: ignore[assignment]
-        symbol = (self.imports.keras_member(construction.func) or "").rsplit(".", 1)[-1]
+        return (self.imports.keras_member(construction.func) or "").rsplit(".", 1)[-1]
+
+    def _layer_output(self, layer: Thunk, application: cst.Call, frame: Frame) -> Value:
+        symbol = self._layer_symbol(layer)
         inputs_expr = _argument(application, 0, "inputs")
         if inputs_expr is None:
             return None
@@ -1131,18 +1198,53 @@ class RankInference:
             return result.value if result is not None else None
         if symbol in _MERGING_LAYERS:
             return _common_rank(inputs)
+        return self._single_input_layer(symbol, layer, inputs)
+
+    def _single_input_layer(self, symbol: str, layer: Thunk, inputs: Value) -> Value:
+        construction: cst.Call = layer.expr  # type: ignore[assignment]
+        # These layers give one output rank for any input Keras accepts (it rejects the
+        # others with an error, not silently).
+        if symbol in _RECURRENT_LAYERS:
+            return self._recurrent_output(construction, layer.frame)
+        if symbol == "Bidirectional":
+            return self._bidirectional_output(construction, layer.frame)
+        if symbol == "Flatten" or symbol in _GLOBAL_POOLING_LAYERS:
+            keepdims = self._flag(construction, "keepdims", layer.frame)
+            return 2 if keepdims is False else None
+        if symbol == "RepeatVector":
+            return 3
+        if symbol == "Reshape":
+            target = self.literal_length(_argument(construction, 0, "target_shape"), layer.frame)
+            return target + 1 if target is not None else None
         if not isinstance(inputs, int):
             return None
         if symbol in _RANK_KEEPING_LAYERS:
             return inputs
-        if symbol == "Flatten":
-            return 2 if inputs >= 1 else None
-        if symbol == "RepeatVector":
-            return 3 if inputs == 2 else None
-        if symbol == "Reshape":
-            target = self.literal_length(_argument(construction, 0, "target_shape"), layer.frame)
-            return target + 1 if target is not None else None
-        return None
+        return inputs + 1 if symbol == "Embedding" else None
+
+    def _recurrent_output(self, construction: cst.Call, frame: Frame) -> Value:
+        # With return_state the layer returns a list; the states are not modelled.
+        if self._flag(construction, "return_state", frame) is not False:
+            return None
+        sequences = self._flag(construction, "return_sequences", frame)
+        return None if sequences is None else 3 if sequences else 2
+
+    def _bidirectional_output(self, construction: cst.Call, frame: Frame) -> Value:
+        merge_mode = _argument(construction, 1, "merge_mode")
+        # merge_mode=None returns the two directions as a list.
+        if merge_mode is not None and not isinstance(merge_mode, cst.SimpleString):
+            return None
+        inner = self._layer_construction(_argument(construction, 0, "layer"), frame)
+        if inner is None:
+            return None
+        if self._layer_symbol(inner) not in _RECURRENT_LAYERS:
+            return None
+        return self._recurrent_output(inner.expr, inner.frame)  # type: ignore[arg-type]
+
+    def _flag(self, call: cst.Call, keyword: str, frame: Frame) -> Optional[bool]:
+        """A boolean keyword argument's value (False when absent), None if not literal."""
+        value = _argument(call, None, keyword)
+        return False if value is None else self._bool_literal(value, frame)
 
     def _lambda_result(self, layer: Thunk, inputs: Value) -> Optional[FunctionResult]:
         construction: cst.Call = layer.expr  # type: ignore[assignment]
