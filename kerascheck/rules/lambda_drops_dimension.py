@@ -10,6 +10,8 @@ from ..registry import FixChange, FixSpec, InsertAtTop, Invalid, Replace, Rule, 
 from ..semantics.imports import KerasFlavor
 from ..semantics.ranks import UNKNOWN, Frame, FunctionResult, LambdaApplication, Thunk
 
+_OPS_IMPORT = "from keras import ops"
+
 # Longest ``output_shape=`` source shown in a message before it is shortened.
 _MAX_SHOWN = 40
 
@@ -77,16 +79,20 @@ class LambdaDropsDimension(Rule):
     axis is missing it keeps it: `keepdims=True` on an outermost reduction over one axis,
     `k:k+1` for an outermost integer index on a feature axis, otherwise the returned
     expression wrapped in `expand_dims(..., -1)`, spelled with the names the file imports
-    for its Keras (an import is added when it has none). It edits the function itself: the
-    lambda's body, or the `return` of the named `def` (which other callers share).
+    for its Keras (when it has none, an import is added: `keras.ops` for Keras 3, the
+    backend as `K` for Keras 2, TensorFlow when the flavour is unknown and Keras comes from
+    `tensorflow.keras`). It edits the function itself: the lambda's body, or the `return`
+    of the named `def` (which other callers share).
 
     ## Known limits
     Only applied layers are checked (`Lambda(f, ...)(t)`, or `layer(t)` after
     `layer = Lambda(...)`), when the rank of `t` is known: from `Input(shape=...)` or
-    `Input(batch_shape=...)`, through layers of plain output rank (`Dense` and other
-    rank-keeping layers, `Flatten`, `Reshape`, `RepeatVector`, merging layers, another
-    `Lambda`), through lists of those, and through plain assignments in the module or the
-    enclosing function. `output_shape` must be a tuple or list literal (or a name bound to
+    `Input(batch_shape=...)`, through layers of plain output rank (`Dense`, convolutions,
+    pooling and other rank-keeping layers, `Embedding`, `Flatten`, global pooling,
+    `Reshape`, `RepeatVector`, recurrent layers by `return_sequences`, merging layers,
+    another `Lambda`), through lists of those, and through plain assignments (and tuple
+    unpacking) in the module or the enclosing function; a name rebound in a loop or a
+    branch is unknown until its next plain assignment. `output_shape` must be a tuple or list literal (or a name bound to
     one), or a lambda or `def` returning a tuple literal. The function must be a lambda or
     a `def` of the file; its body is read through plain assignments, calls of the file's
     functions, indexing, the reductions of `K`, `keras.ops`, `tf`, numpy and tensor
@@ -375,6 +381,21 @@ class LambdaDropsDimension(Rule):
             y = Lambda(lambda t: ops.expand_dims((t[:, 0] + t[:, 1] + t[:, 2]) / 3, -1), output_shape=(1,))(x)
             """,
         ),
+        # ... TensorFlow's for tf.keras of either Keras ...
+        Invalid(
+            """\
+            from tensorflow.keras.layers import Input, Lambda
+            x = Input(shape=(2,))
+            y = Lambda(lambda t: t[:, 0] + t[:, 1], output_shape=(1,))(x)
+            """,
+            line=3,
+            expected_fix="""\
+            from tensorflow.keras.layers import Input, Lambda
+            import tensorflow as tf
+            x = Input(shape=(2,))
+            y = Lambda(lambda t: tf.expand_dims(t[:, 0] + t[:, 1], -1), output_shape=(1,))(x)
+            """,
+        ),
         # ... and for Keras 2 (here tf.keras 2, told by `fit_generator`), the backend.
         Invalid(
             """\
@@ -512,10 +533,9 @@ class LambdaDropsDimension(Rule):
 
     def _expand_dims_words(self) -> str:
         expand, import_line = self._expand_dims()
-        flavor = self.context.semantics.imports.flavor
-        if import_line is None or flavor is KerasFlavor.KERAS2:
+        if import_line != _OPS_IMPORT:
             return f"`{expand}(..., -1)`"
-        if flavor is KerasFlavor.KERAS3:
+        if self.context.semantics.imports.flavor is KerasFlavor.KERAS3:
             return "`keras.ops.expand_dims(..., -1)`"
         return "`keras.ops.expand_dims(..., -1)` (Keras 3; `K.expand_dims` in Keras 2)"
 
@@ -583,12 +603,16 @@ class LambdaDropsDimension(Rule):
             spellings = [s for s in map(imports.spelling_for, candidates) if s is not None]
             if spellings:
                 return min(spellings, key=len), None
+        package = self._keras_package()
         if flavor is KerasFlavor.KERAS2:
-            return "K.expand_dims", f"from {self._keras_package()} import backend as K"
-        return "ops.expand_dims", "from keras import ops"
+            return "K.expand_dims", f"from {package} import backend as K"
+        if flavor is KerasFlavor.UNKNOWN and package.startswith("tensorflow"):
+            # tf.keras of either Keras: TensorFlow is there, `keras.ops` may not be.
+            return "tf.expand_dims", "import tensorflow as tf"
+        return "ops.expand_dims", _OPS_IMPORT
 
     def _keras_package(self) -> str:
-        """The package this file imports Keras 2 from."""
+        """The package this file imports Keras from."""
         for package in ("tf_keras", "tensorflow.keras", "tensorflow.python.keras"):
             if re.search(rf"^\s*(from|import)\s+{re.escape(package)}\b", self.context.source, re.M):
                 return package
