@@ -15,6 +15,7 @@ purely syntactic: nothing is imported.
 from __future__ import annotations
 
 import enum
+from functools import cached_property
 from typing import Dict, FrozenSet, List, Optional, Set
 
 import libcst as cst
@@ -271,7 +272,13 @@ class ImportTable:
                 if target is not None:
                     self._aliases[name] = target
         self._cache: Dict[int, Optional[str]] = {}
-        self.flavor = self._detect_flavor(module)
+        self._module = module
+
+    @cached_property
+    def flavor(self) -> KerasFlavor:
+        """Which Keras the file is written for (rules ask only when they word a finding,
+        so the extra traversal is skipped in files without one)."""
+        return self._detect_flavor(self._module)
 
     # ---- queries -------------------------------------------------------------------
 
