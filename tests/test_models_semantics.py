@@ -42,8 +42,8 @@ class Program:
     def layers(self, value: ModelValue) -> List[str]:
         return [self.code(call) for call in value.layer_calls]
 
-    def function(self, name: str) -> cst.FunctionDef:
-        return next(n for n in self.nodes if isinstance(n, cst.FunctionDef) and n.name.value == name)
+    def function(self, name: str, index: int = 0) -> cst.FunctionDef:
+        return [n for n in self.nodes if isinstance(n, cst.FunctionDef) and n.name.value == name][index]
 
 
 def test_sequential_layers_from_the_list_and_every_add():
@@ -418,3 +418,53 @@ def test_strings_are_not_code():
         '''
     )
     assert p.value("model", 6) is None
+
+
+def test_methods_and_inner_locals_do_not_hide_a_module_function():
+    p = Program(
+        """
+        import keras
+
+        class Trainer:
+            def train(self, model):
+                model.fit(x, y)
+
+        def train(model):
+            model.fit(x, y)
+
+        def other():
+            train = None
+            return train
+
+        shared = keras.Sequential()
+        train(shared)
+        train(shared)
+        """
+    )
+    assert p.facts.call_sites(p.function("train", 0)) is None  # the method
+    assert len(p.facts.call_sites(p.function("train", 1))) == 2
+    assert p.value("model", 9) is p.value("shared", 15)
+    assert p.value("model", 6) is None
+
+
+def test_nested_builder_of_a_builder():
+    p = Program(
+        """
+        from keras import layers
+        from keras.models import Sequential
+
+        def base():
+            return Sequential([layers.Dense(4)])
+
+        def head():
+            model = base()
+            model.add(layers.Dense(1))
+            return model
+
+        net = head()
+        net.fit(x)
+        """
+    )
+    value = p.value("net", 14)
+    assert value.kind == "builder" and value.built.kind == "builder"
+    assert p.layers(value) == ["layers.Dense(4)", "layers.Dense(1)"]

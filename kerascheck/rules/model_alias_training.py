@@ -2,13 +2,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Iterator, List, Optional, Sequence, Set, Tuple, Union
+from typing import TYPE_CHECKING, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
 import libcst as cst
 
 from ..registry import FixSpec, InsertAtTop, Invalid, Replace, Rule, Valid, register
 from ..semantics.imports import KerasFlavor, dotted_name
 from ..semantics.models import LOOP_NODES, ModelFacts, ModelValue
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..context import FileContext
 
 _FIT_METHODS = frozenset({"fit", "fit_generator", "train_on_batch"})
 _TRAINING_METHODS = _FIT_METHODS | {"compile"}
@@ -101,12 +104,16 @@ class ModelAliasTraining(Rule):
     that is not compiled before `fit` raises an error.
 
     ## Known limits
-    Only plain assignments of a name to a name are aliases; models stored in lists,
-    dictionaries or attributes (`self.model = model`) and passed through them are not
-    followed, nor are models passed between modules or to methods. A function called
-    from two branches of one `if` counts as running twice. When the analysis cannot
-    tell which model a name holds (it is assigned in several ways, or built by code it
-    does not see), it stays silent.
+    Only plain assignments of a name to a name (also inside tuple assignments) are
+    aliases. Models kept in lists, dictionaries or attributes (`self.model = model`),
+    passed to methods or across modules, or trained through an expression other than a
+    name (`models[0].fit(...)`) are not followed. A function counts as running more than
+    once when the file calls it twice or in a loop; calls in two branches of one `if`
+    count twice, and so do trainings in two exclusive branches. Functions that are
+    decorated or passed around (callbacks, `map`) are not followed. When a name may
+    hold several models at that point (different models passed to one parameter, a
+    model chosen in an `if`), or one the file does not build itself, the rule stays
+    silent.
     """
 
     code = "KC001"
@@ -412,7 +419,7 @@ class ModelAliasTraining(Rule):
             train(shared, 0.01)
             """,
             line=8,
-            message="every call of `train()` keeps training one model",
+            message="every call of `train()` keeps training one model (called on lines 13, 14)",
         ),
         # A tuple assignment in a loop over folds, Keras 2 style.
         Invalid(
@@ -436,7 +443,7 @@ class ModelAliasTraining(Rule):
         ),
     ]
 
-    def __init__(self, context) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, context: "FileContext") -> None:
         super().__init__(context)
         self._chain: List[cst.CSTNode] = []
         self._aliases: List[_Alias] = []
@@ -517,7 +524,10 @@ class ModelAliasTraining(Rule):
             for other in same_model:
                 if other.fits and other not in through_alias:
                     where = self.context.line_of(other.call)
-                    return f"`{other.receiver.value}.{other.method}()` on line {where} trains it too"
+                    return (
+                        f"`{other.receiver.value}.{other.method}()` on line {where} trains it too, "
+                        "so one run silently continues from the other's weights"
+                    )
         for training in through_alias:
             shared = _common_prefix(alias.chain, training.chain)
             region = self._repeating_region(shared, alias.value)
@@ -557,8 +567,17 @@ class ModelAliasTraining(Rule):
 
     def _describe_repetition(self, region: cst.CSTNode) -> str:
         if isinstance(region, cst.FunctionDef):
-            return f"every call of `{region.name.value}()` keeps training one model"
-        return f"every iteration of the loop on line {self.context.line_of(region)} keeps training one model"
+            sites = self._models.call_sites(region) or ()
+            lines = ", ".join(str(self.context.line_of(site.call)) for site in sites)
+            return (
+                f"every call of `{region.name.value}()` keeps training one model (called on "
+                f"line{'s' if len(sites) > 1 else ''} {lines}), each run starting from the "
+                "weights the previous one left"
+            )
+        return (
+            f"every iteration of the loop on line {self.context.line_of(region)} keeps training "
+            "one model, each run starting from the weights the previous one left"
+        )
 
     # ---- reporting -------------------------------------------------------------------
 

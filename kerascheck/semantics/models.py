@@ -5,14 +5,24 @@ about training (aliases trained twice, stateful layers, output heads) need to kn
 object a name holds where it is used, not which values it ever held.
 
 The module is interpreted once per file, abstractly: every scope's statements in order,
-with ``if``/``try`` branches merged and loops run once with the names they assign marked
-as "may also hold something unknown". Model objects are abstracted by creation site (one
-:class:`ModelValue` per ``Sequential(...)`` call, per builder call, ...). Function
-parameters take the values every call site in the module passes, and calls of local
-builder functions take what the builder returns; since these depend on each other, the
-interpretation is repeated until nothing changes (two or three rounds in practice).
+with ``if``/``try``/``match`` branches merged and loops run once with the names they
+assign marked as "may also hold something unknown". Model objects are abstracted by
+creation site (one :class:`ModelValue` per ``Sequential(...)`` call, per builder call...).
+Function parameters take the values every call site in the module passes, and calls of
+local builder functions take what the builder returns; since these depend on each other,
+the interpretation is repeated until nothing changes (two or three rounds in practice).
 
-Nothing is imported or executed; what cannot be followed is "unknown" and queries then
+Followed: models made by ``Sequential``/``Model``/``load_model``/``clone_model`` in any
+Keras spelling, ``copy.copy``/``copy.deepcopy`` of a model, local ``keras.Model``
+subclasses, and local functions that create and return one (or return a parameter or a
+global model); plain and tuple assignments, walrus, parameters, globals and closures
+(seen with every value the outer scope binds); ``m.add(layer)`` on a known model.
+
+Not followed (the name is then unknown): attributes and containers (``self.model``,
+``models[0]``), methods and decorated or passed-around functions, ``global``/
+``nonlocal`` rebinding (such names are never definite), names bound by ``match``
+patterns, other modules, and rebinding after a lambda is written (its body is read
+with the values of that point). Nothing is imported or executed; queries about what cannot be followed
 answer ``None``/``()``, so rules stay silent.
 """
 
@@ -156,6 +166,9 @@ class _Scope:
     declared_outer: Set[str] = field(default_factory=set)
     # Names that inner functions rebind with ``global``/``nonlocal``: never definite here.
     rebound_inside: Set[str] = field(default_factory=set)
+    binding_counts: Dict[str, int] = field(default_factory=dict)
+    # The first ``def``/``class`` statement of each name.
+    definitions: Dict[str, Union[cst.FunctionDef, cst.ClassDef]] = field(default_factory=dict)
     # Per round: the union of every binding made in the scope (what closures see).
     bindings: Dict[str, _Binding] = field(default_factory=dict)
 
@@ -172,18 +185,37 @@ class _Structure:
         self.scopes: List[_Scope] = []
         self.block_names: Dict[int, FrozenSet[str]] = {}
         self._open_blocks: Dict[int, Set[str]] = {}
-        self._binding_counts: Dict[str, int] = {}
-        self._defs: Dict[str, cst.FunctionDef] = {}
-        self._classes: Dict[str, cst.ClassDef] = {}
         module_scope = _Scope(module, None, ())
         self.scopes.append(module_scope)
         self._statements(module.body, module_scope, (), ())
         self._resolve_outer_declarations()
-        unique = {name for name, count in self._binding_counts.items() if count == 1}
-        self.functions: Dict[str, cst.FunctionDef] = {
-            name: node for name, node in self._defs.items() if name in unique
-        }
-        self.model_classes = self._model_classes(imports, unique)
+        # Functions a bare name can refer to (not methods): each bound once in its scope.
+        self.functions: Dict[int, cst.FunctionDef] = {}
+        for scope in self.scopes:
+            if isinstance(scope.node, cst.ClassDef):
+                continue
+            for name, node in scope.definitions.items():
+                if isinstance(node, cst.FunctionDef) and self._unique_in(name, scope):
+                    self.functions[id(node)] = node
+        self.model_classes = self._model_classes(imports)
+
+    def resolve(self, name: str, scope: _Scope) -> Optional[Union[cst.FunctionDef, cst.ClassDef]]:
+        """The ``def``/``class`` a read of ``name`` in ``scope`` refers to, when the scope
+        that binds the name binds it only there."""
+        current: Optional[_Scope] = scope
+        while current is not None:
+            if name in current.local_names:
+                if isinstance(current.node, cst.ClassDef) or not self._unique_in(name, current):
+                    return None
+                return current.definitions.get(name)
+            if current.is_module:
+                return None
+            current = current.parent
+        return None
+
+    @staticmethod
+    def _unique_in(name: str, scope: _Scope) -> bool:
+        return scope.binding_counts.get(name) == 1 and name not in scope.rebound_inside
 
     # ---- walking statements ----------------------------------------------------------
 
@@ -208,7 +240,7 @@ class _Structure:
             self._function(node, scope, blocks, chain)
         elif isinstance(node, cst.ClassDef):
             self._bind(node.name.value, scope, blocks)
-            self._classes.setdefault(node.name.value, node)
+            scope.definitions.setdefault(node.name.value, node)
             inner = _Scope(node, scope, chain)
             self.scopes.append(inner)
             self._suite(node.body, inner, (), chain)
@@ -217,8 +249,7 @@ class _Structure:
 
     def _function(self, node: cst.FunctionDef, scope: _Scope, blocks: Tuple, chain: Tuple) -> None:
         self._bind(node.name.value, scope, blocks)
-        if not isinstance(scope.node, cst.ClassDef):
-            self._defs.setdefault(node.name.value, node)
+        scope.definitions.setdefault(node.name.value, node)
         inner_chain = chain + (node,)
         inner = _Scope(node, scope, inner_chain)
         self.scopes.append(inner)
@@ -281,7 +312,7 @@ class _Structure:
 
     def _bind(self, name: str, scope: _Scope, blocks: Tuple) -> None:
         scope.local_names.add(name)
-        self._binding_counts[name] = self._binding_counts.get(name, 0) + 1
+        scope.binding_counts[name] = scope.binding_counts.get(name, 0) + 1
         for block in blocks:
             self._open_blocks[id(block)].add(name)
 
@@ -298,23 +329,28 @@ class _Structure:
                     owner = _enclosing_owner(scope, name) or module_scope
                 owner.rebound_inside.add(name)
 
-    def _model_classes(self, imports: ImportTable, unique: Set[str]) -> Dict[str, cst.ClassDef]:
+    def _model_classes(self, imports: ImportTable) -> Set[int]:
         """Local subclasses of a Keras model class, directly or through other local ones."""
-        found: Dict[str, cst.ClassDef] = {}
+        classes = [
+            (node, scope)
+            for scope in self.scopes
+            for name, node in scope.definitions.items()
+            if isinstance(node, cst.ClassDef) and self._unique_in(name, scope)
+        ]
+        found: Set[int] = set()
         changed = True
         while changed:
             changed = False
-            for name, node in self._classes.items():
-                if name in found or name not in unique:
-                    continue
-                for base in node.bases:
-                    if imports.is_keras(base.value, "Model", "Sequential") or (
-                        isinstance(base.value, cst.Name) and base.value.value in found
-                    ):
-                        found[name] = node
-                        changed = True
-                        break
+            for node, scope in classes:
+                if id(node) not in found and any(self._is_model_base(b.value, scope, imports, found) for b in node.bases):
+                    found.add(id(node))
+                    changed = True
         return found
+
+    def _is_model_base(self, base: cst.BaseExpression, scope: _Scope, imports: ImportTable, found: Set[int]) -> bool:
+        if imports.is_keras(base, "Model", "Sequential"):
+            return True
+        return isinstance(base, cst.Name) and id(self.resolve(base.value, scope)) in found
 
 
 def _all_params(params: cst.Parameters) -> List[cst.Param]:
@@ -514,7 +550,7 @@ class ModelFacts:
 
     def _is_tracked(self, function: cst.FunctionDef) -> bool:
         return (
-            self._structure.functions.get(function.name.value) is function
+            id(function) in self._structure.functions
             and not function.decorators
             and id(function) not in self._escaped
         )
@@ -928,9 +964,9 @@ class ModelFacts:
 
     def _note_escape(self, node: cst.Name) -> None:
         """A local function used other than by a direct call: its callers are unknown."""
-        function = self._structure.functions.get(node.value)
-        if function is not None:
-            self._escaped.add(id(function))
+        definition = self._structure.resolve(node.value, self._scope)
+        if id(definition) in self._structure.functions:
+            self._escaped.add(id(definition))
 
     def _lambda(self, node: cst.Lambda, env: Dict[str, _Binding]) -> Values:
         inner = dict(env)
@@ -981,10 +1017,10 @@ class ModelFacts:
         if kind is not None:
             return (self._create(node, kind, arguments),)
         if type(func) is cst.Name:
-            function = self._structure.functions.get(func.value)
-            if function is not None:
-                return self._apply(function, node, arguments)
-            if func.value in self._structure.model_classes:
+            definition = self._structure.resolve(func.value, self._scope)
+            if id(definition) in self._structure.functions:
+                return self._apply(definition, node, arguments)  # type: ignore[arg-type]
+            if id(definition) in self._structure.model_classes:
                 return (self._value_at(node, "subclass"),)
         if self._imports.is_name(func, "copy.deepcopy", "copy.copy"):
             source = _single_model(arguments[0]) if arguments else None
