@@ -49,7 +49,10 @@ def unanalyzable(path: str, message: str, row: int = 1, column: int = 0) -> Diag
 @lru_cache(maxsize=64)
 def _selection(codes: Tuple[str, ...]) -> Tuple[Tuple[Type[Rule], ...], Optional[Pattern[str]]]:
     rules = tuple(rules_for(codes))
-    patterns = [r.trigger.pattern for r in rules if getattr(r, "trigger", None) is not None]
+    # KC900 is a by-product of parsing, not a reason to parse: a file no analysis rule
+    # could match is skipped unparsed (unless KC900 is all that is selected).
+    analysis = [r for r in rules if r.code != UNANALYZABLE_CODE] or list(rules)
+    patterns = [r.trigger.pattern for r in analysis if getattr(r, "trigger", None) is not None]
     trigger = re.compile("|".join(f"(?:{p})" for p in patterns)) if patterns else None
     return rules, trigger
 

@@ -35,16 +35,18 @@ class UnanalyzableFile(Rule):
     `extend-exclude` when it is not meant to be Python, such as a template).
 
     ## Known limits
-    Only files that mention Keras (or that cannot be read at all) are parsed and so can
-    give this finding: a syntax error in a file that never mentions Keras is not reported,
-    because no Keras rule could apply to it anyway.
+    A file is parsed only when the text of some selected rule's trigger occurs in it (a
+    file without `fit`, `Lambda`, `stateful`, a generator, ... cannot hold any finding), so
+    a syntax error is reported only in such files; with `--select KC900` alone, in every
+    file that mentions Keras. Files that cannot be read or decoded are always reported.
     """
 
     code = UNANALYZABLE_CODE
     name = UNANALYZABLE_NAME
     summary = "a file that could not be read, decoded or parsed"
     severity = Severity.ERROR
-    # Parse errors are only looked for in files some Keras rule could apply to.
+    # Used only when KC900 is the sole selected rule: then files that mention Keras are
+    # parsed to look for errors (otherwise the analysis rules' triggers decide).
     trigger = re.compile(r"keras|Keras")
 
     VALID = [
