@@ -21,6 +21,10 @@ _CLONE_MODEL = "keras.models.clone_model"
 _IMPORT_ROOTS = ("tensorflow.keras", "tf_keras", "keras")
 
 
+# Which side of which ``if`` a node is on: (id of the ``if``, "body" or "orelse").
+_Branches = Tuple[Tuple[int, str], ...]
+
+
 @dataclass(frozen=True)
 class _Alias:
     statement: cst.CSTNode
@@ -38,10 +42,16 @@ class _Training:
     value: ModelValue
     origins: Tuple[cst.CSTNode, ...]
     chain: Tuple[cst.CSTNode, ...]
+    branches: _Branches
 
     @property
     def fits(self) -> bool:
         return self.method in _FIT_METHODS
+
+    def excludes(self, other: "_Training") -> bool:
+        """Whether the two sit in different branches of one ``if`` (never both run)."""
+        sides = dict(self.branches)
+        return any(sides.get(if_id, side) != side for if_id, side in other.branches)
 
 
 @register
@@ -258,6 +268,19 @@ class ModelAliasTraining(Rule):
                 run.fit(x, y)
             """
         ),
+        # Only one of the two branches runs.
+        Valid(
+            """
+            import keras
+            model = keras.Sequential([keras.layers.Dense(1)])
+            model.compile(optimizer="adam", loss="mse")
+            if fine_tune:
+                tuned = model
+                tuned.fit(x_small, y_small, epochs=2)
+            else:
+                model.fit(x, y, epochs=20)
+            """
+        ),
         # Each call passes a different model.
         Valid(
             """
@@ -446,6 +469,7 @@ class ModelAliasTraining(Rule):
     def __init__(self, context: "FileContext") -> None:
         super().__init__(context)
         self._chain: List[cst.CSTNode] = []
+        self._branches: List[Tuple[int, str]] = []
         self._aliases: List[_Alias] = []
         self._trainings: List[_Training] = []
 
@@ -468,6 +492,18 @@ class ModelAliasTraining(Rule):
 
     def leave_While_body(self, node: cst.While) -> None:
         self._chain.pop()
+
+    def visit_If_body(self, node: cst.If) -> None:
+        self._branches.append((id(node), "body"))
+
+    def leave_If_body(self, node: cst.If) -> None:
+        self._branches.pop()
+
+    def visit_If_orelse(self, node: cst.If) -> None:
+        self._branches.append((id(node), "orelse"))
+
+    def leave_If_orelse(self, node: cst.If) -> None:
+        self._branches.pop()
 
     # ---- what is aliased and trained -------------------------------------------------
 
@@ -499,7 +535,9 @@ class ModelAliasTraining(Rule):
         if value is not None:
             origins = self._models.origins_of(func.value)
             self._trainings.append(
-                _Training(node, func.value, func.attr.value, value, origins, tuple(self._chain))
+                _Training(
+                    node, func.value, func.attr.value, value, origins, tuple(self._chain), tuple(self._branches)
+                )
             )
 
     @property
@@ -520,9 +558,9 @@ class ModelAliasTraining(Rule):
     def _second_training(self, alias: _Alias, through_alias: List[_Training]) -> Optional[str]:
         """How the model gets trained a second time, in words; None if it is not."""
         same_model = [t for t in self._trainings if t.value is alias.value]
-        if any(t.fits for t in through_alias):
+        for fit in (t for t in through_alias if t.fits):
             for other in same_model:
-                if other.fits and other not in through_alias:
+                if other.fits and other not in through_alias and not other.excludes(fit):
                     where = self.context.line_of(other.call)
                     return (
                         f"`{other.receiver.value}.{other.method}()` on line {where} trains it too, "
