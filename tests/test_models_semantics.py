@@ -25,7 +25,9 @@ class Program:
 
     def names(self, name: str, line: int) -> List[cst.Name]:
         found = [
-            n for n in self.nodes if isinstance(n, cst.Name) and n.value == name and self.line[id(n)] == line
+            n
+            for n in self.nodes
+            if isinstance(n, cst.Name) and n.value == name and self.line[id(n)] == line
         ]
         assert found, f"no `{name}` on line {line}"
         return found
@@ -43,7 +45,9 @@ class Program:
         return [self.code(call) for call in value.layer_calls]
 
     def function(self, name: str, index: int = 0) -> cst.FunctionDef:
-        return [n for n in self.nodes if isinstance(n, cst.FunctionDef) and n.name.value == name][index]
+        return [n for n in self.nodes if isinstance(n, cst.FunctionDef) and n.name.value == name][
+            index
+        ]
 
 
 def test_sequential_layers_from_the_list_and_every_add():
@@ -59,7 +63,11 @@ def test_sequential_layers_from_the_list_and_every_add():
     )
     value = p.value("model", 7)
     assert value is not None and value.kind == "sequential"
-    assert p.layers(value) == ["LSTM(4, stateful=True)", "Dense(8)", 'Dense(1, activation="sigmoid")']
+    assert p.layers(value) == [
+        "LSTM(4, stateful=True)",
+        "Dense(8)",
+        'Dense(1, activation="sigmoid")',
+    ]
     assert value is p.value("model", 4)
 
 

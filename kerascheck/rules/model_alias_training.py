@@ -442,7 +442,7 @@ class ModelAliasTraining(Rule):
             train(shared, 0.01)
             """,
             line=8,
-            message="every call of `train()` keeps training one model (called on lines 13, 14)",
+            message="every call of `train()` keeps training one model (called on line 13 and line 14)",
         ),
         # A tuple assignment in a loop over folds, Keras 2 style.
         Invalid(
@@ -536,7 +536,13 @@ class ModelAliasTraining(Rule):
             origins = self._models.origins_of(func.value)
             self._trainings.append(
                 _Training(
-                    node, func.value, func.attr.value, value, origins, tuple(self._chain), tuple(self._branches)
+                    node,
+                    func.value,
+                    func.attr.value,
+                    value,
+                    origins,
+                    tuple(self._chain),
+                    tuple(self._branches),
                 )
             )
 
@@ -573,7 +579,9 @@ class ModelAliasTraining(Rule):
                 return self._describe_repetition(region)
         return None
 
-    def _repeating_region(self, chain: Sequence[cst.CSTNode], value: ModelValue) -> Optional[cst.CSTNode]:
+    def _repeating_region(
+        self, chain: Sequence[cst.CSTNode], value: ModelValue
+    ) -> Optional[cst.CSTNode]:
         """The innermost loop or function in ``chain`` that runs repeatedly with the same
         model object ``value``, or None."""
         for node in reversed(chain):
@@ -585,7 +593,9 @@ class ModelAliasTraining(Rule):
                 return node if self._runs_repeatedly(node, value, set()) else None
         return None
 
-    def _runs_repeatedly(self, function: cst.FunctionDef, value: ModelValue, seen: Set[int]) -> bool:
+    def _runs_repeatedly(
+        self, function: cst.FunctionDef, value: ModelValue, seen: Set[int]
+    ) -> bool:
         if id(function) in seen:
             return False
         seen.add(id(function))
@@ -606,11 +616,12 @@ class ModelAliasTraining(Rule):
     def _describe_repetition(self, region: cst.CSTNode) -> str:
         if isinstance(region, cst.FunctionDef):
             sites = self._models.call_sites(region) or ()
-            lines = ", ".join(str(self.context.line_of(site.call)) for site in sites)
+            lines = [f"line {self.context.line_of(site.call)}" for site in sites]
+            # One "line N" per reference: notebooks rewrite them into cell rows.
+            called = " and ".join([", ".join(lines[:-1]), lines[-1]] if len(lines) > 1 else lines)
             return (
                 f"every call of `{region.name.value}()` keeps training one model (called on "
-                f"line{'s' if len(sites) > 1 else ''} {lines}), each run starting from the "
-                "weights the previous one left"
+                f"{called}), each run starting from the weights the previous one left"
             )
         return (
             f"every iteration of the loop on line {self.context.line_of(region)} keeps training "
@@ -625,7 +636,9 @@ class ModelAliasTraining(Rule):
         changes: List[Union[Replace, InsertAtTop]] = []
         if spelled is None:
             spelled = "clone_model"
-            changes.append(InsertAtTop(f"from {_import_root(self.context.module)}.models import clone_model"))
+            changes.append(
+                InsertAtTop(f"from {_import_root(self.context.module)}.models import clone_model")
+            )
         clone = f"{spelled}({alias.source.value})"
         changes.insert(0, Replace(alias.source, clone))
         compile_note = _compile_note(imports.flavor)
@@ -666,7 +679,9 @@ def _goes_through(training: _Training, alias: _Alias) -> bool:
     )
 
 
-def _common_prefix(first: Sequence[cst.CSTNode], second: Sequence[cst.CSTNode]) -> List[cst.CSTNode]:
+def _common_prefix(
+    first: Sequence[cst.CSTNode], second: Sequence[cst.CSTNode]
+) -> List[cst.CSTNode]:
     shared = []
     for a, b in zip(first, second):
         if a is not b:

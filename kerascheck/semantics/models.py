@@ -22,8 +22,8 @@ Not followed (the name is then unknown): attributes and containers (``self.model
 ``models[0]``), methods and decorated or passed-around functions, ``global``/
 ``nonlocal`` rebinding (such names are never definite), names bound by ``match``
 patterns, other modules, and rebinding after a lambda is written (its body is read
-with the values of that point). Nothing is imported or executed; queries about what cannot be followed
-answer ``None``/``()``, so rules stay silent.
+with the values of that point). Nothing is imported or executed; queries about what
+cannot be followed answer ``None``/``()``, so rules stay silent.
 """
 
 from __future__ import annotations
@@ -31,11 +31,13 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Set, Tuple, Union
+from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Set, Tuple, TypeVar, Union
 
 import libcst as cst
 
 from .imports import ImportTable
+
+T = TypeVar("T")
 
 
 @dataclass(eq=False)
@@ -97,7 +99,7 @@ Values = Tuple[Value, ...]
 OPAQUE_VALUES: Values = (OPAQUE,)
 
 
-def _unique(items: Iterable) -> tuple:  # type: ignore[type-arg]
+def _unique(items: Iterable[T]) -> Tuple[T, ...]:
     """Items without repeats (by identity), in first-seen order."""
     seen: Set[int] = set()
     out = []
@@ -163,7 +165,8 @@ class _Scope:
     # The loops and functions around the scope's body.
     chain: Tuple[cst.CSTNode, ...]
     local_names: Set[str] = field(default_factory=set)
-    declared_outer: Set[str] = field(default_factory=set)
+    declared_global: Set[str] = field(default_factory=set)
+    declared_nonlocal: Set[str] = field(default_factory=set)
     # Names that inner functions rebind with ``global``/``nonlocal``: never definite here.
     rebound_inside: Set[str] = field(default_factory=set)
     binding_counts: Dict[str, int] = field(default_factory=dict)
@@ -178,8 +181,9 @@ class _Scope:
 
 
 class _Structure:
-    """Scopes in definition order (parents first), and for every compound statement the
-    names bound anywhere inside it (to merge branches and loops)."""
+    """What statements alone tell: the scopes in definition order (parents first), the
+    names bound anywhere inside each compound statement (to merge branches and loops),
+    which ``def``/``class`` a name refers to, and the local Keras model subclasses."""
 
     def __init__(self, module: cst.Module, imports: ImportTable) -> None:
         self.scopes: List[_Scope] = []
@@ -303,8 +307,10 @@ class _Structure:
         elif isinstance(node, (cst.Import, cst.ImportFrom)):
             for name in _imported_names(node):
                 self._bind(name, scope, blocks)
-        elif isinstance(node, (cst.Global, cst.Nonlocal)):
-            scope.declared_outer.update(item.name.value for item in node.names)
+        elif isinstance(node, cst.Global):
+            scope.declared_global.update(item.name.value for item in node.names)
+        elif isinstance(node, cst.Nonlocal):
+            scope.declared_nonlocal.update(item.name.value for item in node.names)
 
     def _bind_target(self, target: cst.BaseExpression, scope: _Scope, blocks: Tuple) -> None:
         for name in _target_names(target):
@@ -319,15 +325,15 @@ class _Structure:
     # ---- after the walk ------------------------------------------------------------
 
     def _resolve_outer_declarations(self) -> None:
+        """Names a function rebinds in an outer scope are that scope's, and not definite
+        there (the interpretation does not follow when the function runs)."""
         module_scope = self.scopes[0]
         for scope in self.scopes:
-            declared = scope.declared_outer & scope.local_names
-            scope.local_names -= scope.declared_outer
-            for name in declared:
-                owner = module_scope
-                if isinstance(scope.node, cst.FunctionDef) and not _declares_global(scope.node, name):
-                    owner = _enclosing_owner(scope, name) or module_scope
-                owner.rebound_inside.add(name)
+            for name in scope.declared_global & scope.local_names:
+                module_scope.rebound_inside.add(name)
+            for name in scope.declared_nonlocal & scope.local_names:
+                (_enclosing_owner(scope, name) or module_scope).rebound_inside.add(name)
+            scope.local_names -= scope.declared_global | scope.declared_nonlocal
 
     def _model_classes(self, imports: ImportTable) -> Set[int]:
         """Local subclasses of a Keras model class, directly or through other local ones."""
@@ -342,12 +348,16 @@ class _Structure:
         while changed:
             changed = False
             for node, scope in classes:
-                if id(node) not in found and any(self._is_model_base(b.value, scope, imports, found) for b in node.bases):
+                if id(node) not in found and any(
+                    self._is_model_base(b.value, scope, imports, found) for b in node.bases
+                ):
                     found.add(id(node))
                     changed = True
         return found
 
-    def _is_model_base(self, base: cst.BaseExpression, scope: _Scope, imports: ImportTable, found: Set[int]) -> bool:
+    def _is_model_base(
+        self, base: cst.BaseExpression, scope: _Scope, imports: ImportTable, found: Set[int]
+    ) -> bool:
         if imports.is_keras(base, "Model", "Sequential"):
             return True
         return isinstance(base, cst.Name) and id(self.resolve(base.value, scope)) in found
@@ -382,25 +392,6 @@ def _target_names(target: cst.BaseExpression) -> List[str]:
     if isinstance(target, cst.StarredElement):
         return _target_names(target.value)
     return []
-
-
-def _declares_global(function: cst.FunctionDef, name: str) -> bool:
-    class Finder(cst.CSTVisitor):
-        found = False
-
-        def visit_Global(self, node: cst.Global) -> None:
-            if any(item.name.value == name for item in node.names):
-                self.found = True
-
-        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-            return node is function
-
-        def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-            return False
-
-    finder = Finder()
-    function.visit(finder)
-    return finder.found
 
 
 def _enclosing_owner(scope: _Scope, name: str) -> Optional[_Scope]:
@@ -556,14 +547,16 @@ class ModelFacts:
         )
 
     def _values_at(self, expr: cst.BaseExpression) -> Values:
-        if isinstance(expr, cst.Name):
+        if type(expr) is cst.Name:
             binding = self._bindings.get(id(expr))
             return binding.values if binding is not None else ()
         return self._expr_values.get(id(expr), ())
 
     # ---- rounds ----------------------------------------------------------------------
 
-    def _run_round(self) -> Tuple[Dict[int, Tuple[_ReturnItem, ...]], Dict[int, Optional[Dict[str, Values]]]]:
+    def _run_round(
+        self,
+    ) -> Tuple[Dict[int, Tuple[_ReturnItem, ...]], Dict[int, Optional[Dict[str, Values]]]]:
         self._bindings: Dict[int, _Binding] = {}
         self._expr_values: Dict[int, Values] = {}
         self._layer_parts: Dict[int, List[cst.Call]] = {}
@@ -591,7 +584,9 @@ class ModelFacts:
             for param in _all_params(function.params):
                 name = param.name.value
                 table[name] = _unique(
-                    v for site in sites for v in (site.get(name, OPAQUE_VALUES) if site else OPAQUE_VALUES)
+                    v
+                    for site in sites
+                    for v in (site.get(name, OPAQUE_VALUES) if site else OPAQUE_VALUES)
                 )
             tables[id(function)] = table
         return tables
@@ -648,7 +643,11 @@ class ModelFacts:
             return True
         return handler(node, env)
 
-    def _line(self, node: Union[cst.SimpleStatementLine, cst.SimpleStatementSuite], env: Dict[str, _Binding]) -> bool:
+    def _line(
+        self,
+        node: Union[cst.SimpleStatementLine, cst.SimpleStatementSuite],
+        env: Dict[str, _Binding],
+    ) -> bool:
         for small in node.body:
             handler = self._small_statement_handlers.get(type(small))
             if handler is None:
@@ -765,7 +764,9 @@ class ModelFacts:
         names = self._structure.block_names[id(node)]
         before = dict(env)
         branches = []
-        if self._suite(node.body, env) and (node.orelse is None or self._suite(node.orelse.body, env)):
+        if self._suite(node.body, env) and (
+            node.orelse is None or self._suite(node.orelse.body, env)
+        ):
             branches.append(env)
         # A handler may start anywhere in the body.
         handler_start = dict(before)
@@ -828,8 +829,10 @@ class ModelFacts:
         function = self._scope.node
         if isinstance(node.value, cst.Name):
             binding = self._bindings.get(id(node.value))
-            if binding is not None and binding.origins and all(
-                isinstance(origin, cst.Param) for origin in binding.origins
+            if (
+                binding is not None
+                and binding.origins
+                and all(isinstance(origin, cst.Param) for origin in binding.origins)
             ):
                 self._returns.append(_ParamRef(node.value.value))
                 return
@@ -873,7 +876,9 @@ class ModelFacts:
             return binding.values if binding is not None else OPAQUE_VALUES
         return self._expr_values.get(id(expr), OPAQUE_VALUES)
 
-    def _bind_opaque(self, target: cst.BaseExpression, origin: cst.CSTNode, env: Dict[str, _Binding]) -> None:
+    def _bind_opaque(
+        self, target: cst.BaseExpression, origin: cst.CSTNode, env: Dict[str, _Binding]
+    ) -> None:
         for name in _target_names(target):
             self._bind(name, _opaque_from(origin), env)
 
@@ -896,7 +901,9 @@ class ModelFacts:
     def _free_variable(self, name: str, scope: Optional[_Scope]) -> Optional[_Binding]:
         """A closure or global read: any value the outer scope ever binds to ``name``."""
         while scope is not None:
-            if scope.is_module or (isinstance(scope.node, cst.FunctionDef) and name in scope.local_names):
+            if scope.is_module or (
+                isinstance(scope.node, cst.FunctionDef) and name in scope.local_names
+            ):
                 binding = scope.bindings.get(name)
                 if binding is not None and name in scope.rebound_inside:
                     binding = binding.union(UNBOUND)
@@ -978,7 +985,9 @@ class ModelFacts:
         return OPAQUE_VALUES
 
     def _comprehension(
-        self, node: Union[cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp], env: Dict[str, _Binding]
+        self,
+        node: Union[cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp],
+        env: Dict[str, _Binding],
     ) -> Values:
         clause: Optional[cst.CompFor] = node.for_in
         self._eval(clause.iter, env)
@@ -1031,7 +1040,9 @@ class ModelFacts:
         if receiver is not None and func.attr.value == "add":
             model = _single_model(receiver)
             if model is not None and node.args:
-                self._added_layers.setdefault(id(model), []).extend(self._layer_items([node.args[0].value]))
+                self._added_layers.setdefault(id(model), []).extend(
+                    self._layer_items([node.args[0].value])
+                )
         return OPAQUE_VALUES
 
     def _creation_kind(self, func: cst.BaseExpression) -> Optional[str]:
@@ -1041,7 +1052,9 @@ class ModelFacts:
         package, _, symbol = member.rpartition(".")
         return _CREATION_KINDS.get(symbol) if package in _CREATION_PACKAGES else None
 
-    def _value_at(self, call: cst.Call, kind: str, built: Optional[ModelValue] = None) -> ModelValue:
+    def _value_at(
+        self, call: cst.Call, kind: str, built: Optional[ModelValue] = None
+    ) -> ModelValue:
         key = (id(call), id(built))
         value = self._values_by_site.get(key)
         if value is None:
@@ -1055,7 +1068,9 @@ class ModelFacts:
             value.source = _single_model(arguments[0]) if arguments else None
         elif kind == "sequential":
             layers = _argument(node, 0, "layers")
-            self._layer_parts[id(value)] = self._sequential_layers(layers) if layers is not None else []
+            self._layer_parts[id(value)] = (
+                self._sequential_layers(layers) if layers is not None else []
+            )
         elif kind == "functional":
             outputs = _argument(node, 1, "outputs", "output")
             traced: List[cst.Call] = []
@@ -1070,13 +1085,19 @@ class ModelFacts:
         mapped = _map_arguments(function, call, arguments)
         self._site_arguments.setdefault(id(function), []).append(mapped)
         # A decorator may return anything: a cached object, a wrapper, a tensor function.
-        summary = OPAQUE_VALUES if function.decorators else self._summaries.get(id(function), OPAQUE_VALUES)
+        summary = (
+            OPAQUE_VALUES
+            if function.decorators
+            else self._summaries.get(id(function), OPAQUE_VALUES)
+        )
         out: List[Value] = []
         for item in summary:
             if isinstance(item, _Fresh):
                 out.append(self._value_at(call, "builder", item.value))
             elif isinstance(item, _ParamRef):
-                out.extend(mapped.get(item.name, OPAQUE_VALUES) if mapped is not None else OPAQUE_VALUES)
+                out.extend(
+                    mapped.get(item.name, OPAQUE_VALUES) if mapped is not None else OPAQUE_VALUES
+                )
             else:
                 out.append(item)
         return _unique(out)
@@ -1181,7 +1202,9 @@ def _argument(call: cst.Call, position: int, *keywords: str) -> Optional[cst.Bas
     return positional[position].value if position < len(positional) else None
 
 
-def _map_arguments(function: cst.FunctionDef, call: cst.Call, arguments: List[Values]) -> Optional[Dict[str, Values]]:
+def _map_arguments(
+    function: cst.FunctionDef, call: cst.Call, arguments: List[Values]
+) -> Optional[Dict[str, Values]]:
     """Parameter name -> the values passed at this call; None if ``*``/``**`` hide them."""
     if any(arg.star for arg in call.args):
         return None
