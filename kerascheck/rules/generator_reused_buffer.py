@@ -3,7 +3,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, Iterable, Iterator, List, Mapping, Optional, Set, Tuple
 
 import libcst as cst
 
@@ -493,10 +493,26 @@ class GeneratorReusedBuffer(Rule):
         self._bodies: Dict[cst.FunctionDef, _FunctionBody] = {}
         # Classes of this file that are Keras datasets, and which one (for subclasses).
         self._dataset_classes: Dict[str, str] = {}
+        # Functions around the node being visited, and those that contain a ``yield``:
+        # only generators are analysed (a pass over each function body is not free).
+        self._functions: List[cst.FunctionDef] = []
+        self._generators: Set[cst.FunctionDef] = set()
 
     # ---- generators ----------------------------------------------------------------
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._functions.append(node)
+
+    def visit_Yield(self, node: cst.Yield) -> None:
+        if self._functions:
+            self._generators.add(self._functions[-1])
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self._functions.pop()
+        if original_node in self._generators:
+            self._check_generator(original_node)
+
+    def _check_generator(self, node: cst.FunctionDef) -> None:
         body = self._body(node)
         if not body.yields:
             return

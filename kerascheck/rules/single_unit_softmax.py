@@ -5,6 +5,7 @@ from typing import Optional
 
 import libcst as cst
 
+from ..context import FileContext
 from ..registry import FixSpec, Invalid, Replace, Rule, Valid, register
 from ..semantics.heads import OutputActivation, sibling_spelling
 from ..semantics.imports import KerasFlavor
@@ -219,7 +220,24 @@ class SingleUnitSoftmax(Rule):
         ),
     ]
 
-    def visit_Module(self, node: cst.Module) -> None:
+    def __init__(self, context: FileContext) -> None:
+        super().__init__(context)
+        self._has_single_unit_layer = False
+
+    def visit_Call(self, node: cst.Call) -> None:
+        # Model heads cost a pass over the file: look for them only where some layer call
+        # has a literal 1 as its first argument or as `units=`.
+        if not self._has_single_unit_layer:
+            for index, arg in enumerate(node.args):
+                named_units = arg.keyword is not None and arg.keyword.value == "units"
+                if (named_units or (index == 0 and arg.keyword is None)) and (
+                    isinstance(arg.value, cst.Integer) and arg.value.value == "1"
+                ):
+                    self._has_single_unit_layer = True
+
+    def leave_Module(self, original_node: cst.Module) -> None:
+        if not self._has_single_unit_layer:
+            return
         for head in self.context.semantics.heads.output_heads:
             activation = head.activation
             if head.units != 1 or activation is None or activation.name != "softmax":
