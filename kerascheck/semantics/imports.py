@@ -260,7 +260,14 @@ class ImportTable:
 
     def __init__(self, module: cst.Module) -> None:
         collector = _BindingCollector()
-        walk.visit(module, collector)
+        # Imports and the assignments that make aliases are statements: walking only the
+        # statements is many times cheaper. Every bound name (parameters, comprehension
+        # variables, ...) matters only to shadow a star import, so only then is the whole
+        # tree walked.
+        walk.visit(module, collector, statements_only=True)
+        if collector.star_modules:
+            collector = _BindingCollector()
+            walk.visit(module, collector)
         self._aliases = dict(collector.aliases)
         self._star_modules = [canonical(m) for m in collector.star_modules]
         self._bound = frozenset(collector.bound)

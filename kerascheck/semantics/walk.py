@@ -112,6 +112,36 @@ def _is_code(kind: type) -> bool:
     return known
 
 
+# Where statements live: walking only these fields visits every statement of a module
+# (at any depth, in functions and classes too) without entering a single expression.
+_STATEMENT_FIELDS: Dict[type, Tuple[str, ...]] = {
+    cst.Module: ("body",),
+    cst.IndentedBlock: ("body",),
+    cst.SimpleStatementSuite: ("body",),
+    cst.SimpleStatementLine: ("body",),
+    cst.FunctionDef: ("body",),
+    cst.ClassDef: ("body",),
+    cst.If: ("body", "orelse"),
+    cst.Else: ("body",),
+    cst.For: ("body", "orelse"),
+    cst.While: ("body", "orelse"),
+    cst.With: ("body",),
+    cst.Try: ("body", "handlers", "orelse", "finalbody"),
+    cst.TryStar: ("body", "handlers", "orelse", "finalbody"),
+    cst.ExceptHandler: ("body",),
+    cst.ExceptStarHandler: ("body",),
+    cst.Finally: ("body",),
+    cst.Match: ("cases",),
+    cst.MatchCase: ("body",),
+}
+
+
+def statement_children(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    """The statements (and statement blocks) directly inside ``node``."""
+    for name in _STATEMENT_FIELDS.get(type(node), ()):
+        yield from _field_children(node, name)
+
+
 def children(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
     """The direct children of ``node`` that are code, in source order."""
     for name in _child_fields(type(node)):
@@ -196,15 +226,22 @@ class _Callbacks:
 _ENTER, _LEAVE, _ENTER_FIELD, _LEAVE_FIELD = 0, 1, 2, 3
 
 
-def visit(node: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
-    """Run a libcst visitor over ``node`` (read-only), as ``node.visit(visitor)`` would."""
-    visit_batched(node, [visitor], honour_skip=True)
+def visit(node: cst.CSTNode, visitor: cst.CSTVisitor, *, statements_only: bool = False) -> None:
+    """Run a libcst visitor over ``node`` (read-only), as ``node.visit(visitor)`` would;
+    with ``statements_only``, over its statements alone (no expression is entered)."""
+    visit_batched(node, [visitor], honour_skip=True, statements_only=statements_only)
 
 
-def visit_batched(node: cst.CSTNode, visitors: Sequence[object], honour_skip: bool = False) -> None:
+def visit_batched(
+    node: cst.CSTNode,
+    visitors: Sequence[object],
+    honour_skip: bool = False,
+    statements_only: bool = False,
+) -> None:
     """Run several visitors in one traversal. As with libcst's batched visitors, a visit
     callback returning False only skips the children when ``honour_skip`` (one visitor)."""
     callbacks = _Callbacks(visitors)
+    fields_of = (lambda kind: _STATEMENT_FIELDS.get(kind, ())) if statements_only else _child_fields
     stack: List[tuple] = [(_ENTER, node)]
     while stack:
         entry = stack.pop()
@@ -219,12 +256,12 @@ def visit_batched(node: cst.CSTNode, visitors: Sequence[object], honour_skip: bo
             if not descend:
                 continue
             if callbacks.attribute_callbacks:
-                for name in reversed(_child_fields(type(current))):
+                for name in reversed(fields_of(type(current))):
                     stack.append((_LEAVE_FIELD, current, name))
                     stack.extend((_ENTER, child) for child in reversed(_field_children(current, name)))
                     stack.append((_ENTER_FIELD, current, name))
             else:
-                for name in reversed(_child_fields(type(current))):
+                for name in reversed(fields_of(type(current))):
                     stack.extend((_ENTER, child) for child in reversed(_field_children(current, name)))
         elif kind == _LEAVE:
             for visitor, on_leave, function in callbacks.leave(type(current)):
