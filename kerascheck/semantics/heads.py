@@ -200,16 +200,6 @@ class _Scan(cst.CSTVisitor):
     """Every call with the blocks around it, the names of lists changed in place, and
     models whose layers are changed in place."""
 
-    _CONDITIONAL_EXPRESSIONS = (
-        cst.IfExp,
-        cst.BooleanOperation,
-        cst.Lambda,
-        cst.ListComp,
-        cst.SetComp,
-        cst.DictComp,
-        cst.GeneratorExp,
-    )
-
     def __init__(self) -> None:
         self.calls: List[_Placed] = []
         self.mutated_names: Set[str] = set()
@@ -221,26 +211,47 @@ class _Scan(cst.CSTVisitor):
         # ``with`` bodies run once, like the code around them.
         self._straight_bodies: Set[int] = set()
 
-    def on_visit(self, node: cst.CSTNode) -> bool:
-        if isinstance(node, cst.With):
-            self._straight_bodies.add(id(node.body))
-        if isinstance(node, (cst.FunctionDef, cst.Lambda)):
-            self._functions.append(node)
-        if self._opens_block(node):
+    # Specific callbacks rather than on_visit/on_leave: the traversal then calls back only
+    # for these node types instead of for every node of the file.
+
+    def visit_With(self, node: cst.With) -> None:
+        self._straight_bodies.add(id(node.body))
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._functions.append(node)
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self._functions.pop()
+
+    def visit_Lambda(self, node: cst.Lambda) -> None:
+        self._functions.append(node)
+        self._blocks.append(node)
+
+    def leave_Lambda(self, original_node: cst.Lambda) -> None:
+        self._blocks.pop()
+        self._functions.pop()
+
+    def _enter_suite(self, node: cst.BaseSuite) -> None:
+        if id(node) not in self._straight_bodies:
             self._blocks.append(node)
-        return super().on_visit(node)
 
-    def on_leave(self, original_node: cst.CSTNode) -> None:
-        super().on_leave(original_node)
-        if self._opens_block(original_node):
+    def _leave_suite(self, node: cst.BaseSuite) -> None:
+        if id(node) not in self._straight_bodies:
             self._blocks.pop()
-        if isinstance(original_node, (cst.FunctionDef, cst.Lambda)):
-            self._functions.pop()
 
-    def _opens_block(self, node: cst.CSTNode) -> bool:
-        if isinstance(node, cst.BaseSuite):
-            return id(node) not in self._straight_bodies
-        return isinstance(node, self._CONDITIONAL_EXPRESSIONS)
+    visit_IndentedBlock = visit_SimpleStatementSuite = _enter_suite
+    leave_IndentedBlock = leave_SimpleStatementSuite = _leave_suite
+
+    def _enter_conditional(self, node: cst.CSTNode) -> None:
+        self._blocks.append(node)
+
+    def _leave_conditional(self, node: cst.CSTNode) -> None:
+        self._blocks.pop()
+
+    visit_IfExp = visit_BooleanOperation = _enter_conditional
+    visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = _enter_conditional
+    leave_IfExp = leave_BooleanOperation = _leave_conditional
+    leave_ListComp = leave_SetComp = leave_DictComp = leave_GeneratorExp = _leave_conditional
 
     def visit_Call(self, node: cst.Call) -> None:
         function = id(self._functions[-1]) if self._functions else None

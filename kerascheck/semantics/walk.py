@@ -242,29 +242,37 @@ def visit_batched(
     callback returning False only skips the children when ``honour_skip`` (one visitor)."""
     callbacks = _Callbacks(visitors)
     fields_of = (lambda kind: _STATEMENT_FIELDS.get(kind, ())) if statements_only else _child_fields
+    with_fields = callbacks.attribute_callbacks
     stack: List[tuple] = [(_ENTER, node)]
+    pop, push, extend = stack.pop, stack.append, stack.extend
     while stack:
-        entry = stack.pop()
+        entry = pop()
         kind, current = entry[0], entry[1]
+        node_type = type(current)
         if kind == _ENTER:
             descend = True
-            for visitor, on_visit, function in callbacks.enter(type(current)):
+            for visitor, on_visit, function in callbacks.enter(node_type):
                 result = on_visit(current) if on_visit is not None else function(visitor, current)
                 if result is False and honour_skip:
                     descend = False
-            stack.append((_LEAVE, current))
+            # Most node types have no leave callback: no need to come back to them.
+            if with_fields or callbacks.leave(node_type):
+                push((_LEAVE, current))
             if not descend:
                 continue
-            if callbacks.attribute_callbacks:
-                for name in reversed(fields_of(type(current))):
-                    stack.append((_LEAVE_FIELD, current, name))
-                    stack.extend((_ENTER, child) for child in reversed(_field_children(current, name)))
-                    stack.append((_ENTER_FIELD, current, name))
-            else:
-                for name in reversed(fields_of(type(current))):
-                    stack.extend((_ENTER, child) for child in reversed(_field_children(current, name)))
+            for name in reversed(fields_of(node_type)):
+                if with_fields:
+                    push((_LEAVE_FIELD, current, name))
+                value = getattr(current, name, None)
+                value_type = type(value)
+                if value_type is tuple or value_type is list:
+                    extend([(_ENTER, v) for v in reversed(value) if _is_code(type(v))])
+                elif _is_code(value_type):
+                    push((_ENTER, value))
+                if with_fields:
+                    push((_ENTER_FIELD, current, name))
         elif kind == _LEAVE:
-            for visitor, on_leave, function in callbacks.leave(type(current)):
+            for visitor, on_leave, function in callbacks.leave(node_type):
                 if on_leave is not None:
                     on_leave(current)
                 else:
