@@ -6,6 +6,7 @@ from typing import List, Optional, Set, Tuple
 
 import libcst as cst
 
+from ..context import FileContext
 from ..registry import FixChange, FixSpec, InsertAtTop, Invalid, Replace, Rule, Valid, register
 from ..semantics.imports import KerasFlavor
 from ..semantics.ranks import UNKNOWN, Frame, FunctionResult, LambdaApplication, Thunk
@@ -465,11 +466,30 @@ class LambdaDropsDimension(Rule):
         ),
     ]
 
-    def __init__(self, context) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, context: FileContext) -> None:
         super().__init__(context)
         self._reported: Set[cst.Call] = set()
+        self._calls: List[cst.Call] = []
+        self._declares_output_shape = False
 
     def visit_Call(self, node: cst.Call) -> None:
+        self._calls.append(node)
+        # Rank inference costs a pass over the file: run it only when some `...Lambda(...)`
+        # call declares an output shape (as a keyword or the second positional argument).
+        if not self._declares_output_shape and self.context.semantics.imports.is_keras(
+            node.func, "layers.Lambda"
+        ):
+            positional = [arg for arg in node.args if arg.keyword is None and not arg.star]
+            self._declares_output_shape = len(positional) >= 2 or any(
+                arg.keyword is not None and arg.keyword.value == "output_shape" for arg in node.args
+            )
+
+    def leave_Module(self, original_node: cst.Module) -> None:
+        if self._declares_output_shape:
+            for call in self._calls:
+                self._check_application(call)
+
+    def _check_application(self, node: cst.Call) -> None:
         application = self.context.semantics.ranks.applied_lambda(node)
         # A layer applied twice is one layer: one finding, at its construction.
         if application is None or application.layer in self._reported:
@@ -634,3 +654,4 @@ def _shape_text(rank: int) -> str:
     if rank == 0:
         return "()"
     return "(" + ", ".join(["batch"] + ["?"] * (rank - 1)) + (",)" if rank == 1 else ")")
+
