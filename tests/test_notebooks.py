@@ -286,7 +286,8 @@ def test_malformed_notebook_is_silent_when_kc900_is_not_selected():
 
 
 def test_syntax_error_is_reported_in_its_cell():
-    data = notebook(code(IMPORT), markdown("Broken:"), code("x = 1\nmodel.fit(x,\n"), code("y = 2"))
+    # A training script (an alias and a `fit` call make it one a rule could report on).
+    data = notebook(code(IMPORT), markdown("Broken:"), code("x = model\nmodel.fit(x,\n"), code("y = 2"))
     (finding,) = lint_notebook(data, "nb.ipynb", CODES)
     assert (finding.code, finding.cell, finding.start.row) == ("KC900", 3, 2)
     assert finding.source_line == "model.fit(x,"

@@ -38,8 +38,8 @@ KC006_TEXT = "from tensorflow import keras\nopt = keras.optimizers.SGD(lr=0.1)\n
 # column 40, UTF-16 column 41, UTF-8 byte 43.
 EMOJI_LINE = 'label = "🚀"; opt = keras.optimizers.SGD(lr=0.1)'
 EMOJI_TEXT = f"from tensorflow import keras\n{EMOJI_LINE}\n"
-# A Keras training script with a syntax error (the `.fit(` makes it worth parsing).
-BROKEN_TEXT = "import keras\nmodel = keras.Sequential([)\nmodel.fit(x, y)\n"
+# A Keras training script with a syntax error (its alias and `.fit(` make it worth parsing).
+BROKEN_TEXT = "import keras\nmodel = keras.Sequential([)\ncopy = model\ncopy.fit(x, y)\n"
 
 
 @pytest.fixture(scope="module")

@@ -61,7 +61,11 @@ class CategoricalLossSingleUnit(Rule):
     code = "KC009"
     name = "categorical-loss-single-unit"
     summary = "`categorical_crossentropy` on a 1-unit output (loss identically 0)"
-    trigger = re.compile(r"categorical_crossentropy|CategoricalCrossentropy")
+    # A categorical loss, and a layer given one unit (first argument or ``units=``).
+    trigger = re.compile(
+        r"\A(?=[\s\S]*?(?:categorical_crossentropy|CategoricalCrossentropy))"
+        r"(?=[\s\S]*?(?:\(\s*1\s*[,)]|\bunits\s*=\s*1\b))"
+    )
 
     VALID = [
         # Sparse categorical cross-entropy on a 10-unit softmax.

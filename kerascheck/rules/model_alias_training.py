@@ -132,7 +132,15 @@ class ModelAliasTraining(Rule):
         "a Keras model bound to a second name and trained through it, so that one model "
         "object is trained more than once"
     )
-    trigger = re.compile(r"\.\s*(?:compile|fit|fit_generator|train_on_batch)\s*\(")
+    # A training call, and an assignment of a plain name to a plain name (``b = a``) or a
+    # tuple assignment (``b, c = a, f(x)``): what every alias this rule reports looks like.
+    trigger = re.compile(
+        r"\A(?=[\s\S]*?\.\s*(?:compile|fit|fit_generator|train_on_batch)\s*\()"
+        r"(?=[\s\S]*?(?m:^[ \t]*(?:"
+        r"[A-Za-z_][\w \t.:\[\]]*=[ \t]*[A-Za-z_]\w*[ \t]*(?:[;#].*)?$"  # b = a
+        r"|[(\[]?[ \t]*\*?[A-Za-z_][\w \t*]*,[\w \t,()\[\]*]*=[^=]"  # b, c = ...
+        r")))"
+    )
 
     VALID = [
         # The seed's own fix: a fresh model per run.

@@ -74,7 +74,10 @@ class ProbabilitiesWithFromLogits(Rule):
     name = "probabilities-with-from-logits"
     summary = "a softmax/sigmoid output trained with a loss created with `from_logits=True`"
     # ``from_logits`` by keyword, or as the first parameter of a loss class.
-    trigger = re.compile(r"\bfrom_logits\b|Crossentropy\(\s*True\b")
+    # A loss told it gets logits, and a softmax or sigmoid somewhere.
+    trigger = re.compile(
+        r"\A(?=[\s\S]*?(?:\bfrom_logits\b|Crossentropy\(\s*True\b))(?=[\s\S]*?[sS](?:oftmax|igmoid))"
+    )
 
     VALID = [
         # Logits out, from_logits=True: the intended pairing.

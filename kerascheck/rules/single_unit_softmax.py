@@ -64,7 +64,8 @@ class SingleUnitSoftmax(Rule):
     code = "KC008"
     name = "single-unit-softmax"
     summary = "softmax over a 1-unit output (always 1.0)"
-    trigger = re.compile(r"[sS]oftmax")
+    # Softmax, and a layer given one unit (first argument or ``units=``).
+    trigger = re.compile(r"\A(?=[\s\S]*?[sS]oftmax)(?=[\s\S]*?(?:\(\s*1\s*[,)]|\bunits\s*=\s*1\b))")
 
     VALID = [
         # Two units, softmax: a proper two-class output.
