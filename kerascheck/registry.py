@@ -45,6 +45,35 @@ DOC_SECTIONS = (
 DOCS_URL = "https://github.com/kerascheck/kerascheck/blob/main/docs/rules/{code}.md"
 
 # --------------------------------------------------------------------------------------
+# Triggers: which files are worth parsing for a rule
+
+
+class Trigger:
+    """Text that every file a rule can report on contains: all of ``patterns`` (regular
+    expressions) occur in it. A file no selected rule's trigger matches is never parsed.
+
+    Each pattern is searched on its own: a pattern that starts with literal text is found
+    at the speed of a substring search, which one regular expression combining
+    several conditions (lookaheads) is not.
+    """
+
+    def __init__(self, *patterns: str, flags: int = 0) -> None:
+        if not patterns:
+            raise ValueError("a trigger needs at least one pattern")
+        self.patterns: Tuple[Pattern[str], ...] = tuple(re.compile(p, flags) for p in patterns)
+
+    def matches(self, text: str) -> bool:
+        return all(p.search(text) is not None for p in self.patterns)
+
+    def __repr__(self) -> str:
+        return f"Trigger({', '.join(repr(p.pattern) for p in self.patterns)})"
+
+
+# A layer given one unit: ``Dense(1)``, ``Dense(1, ...)``, ``Dense(units=1)``.
+ONE_UNIT = r"\(\s*1\s*[,)]|units\s*=\s*1\b"
+
+
+# --------------------------------------------------------------------------------------
 # Test cases carried by rules
 
 
@@ -149,9 +178,8 @@ class Rule(cst.BatchableCSTVisitor):
     name: ClassVar[str]
     summary: ClassVar[str]
     severity: ClassVar[Severity] = Severity.WARNING
-    # A file is parsed only if the text of at least one selected rule's trigger matches:
-    # a regular expression that every file the rule can report on must contain.
-    trigger: ClassVar[Pattern[str]]
+    # A file is parsed only if at least one selected rule's trigger matches its text.
+    trigger: ClassVar[Trigger]
     VALID: ClassVar[Sequence[Valid]] = ()
     INVALID: ClassVar[Sequence[Invalid]] = ()
 

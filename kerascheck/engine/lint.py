@@ -24,7 +24,7 @@ from ..diagnostics import (
     Severity,
     sort_diagnostics,
 )
-from ..registry import Rule, rules_for
+from ..registry import Rule, Trigger, rules_for
 from ..semantics import walk
 from .suppression import FileSuppression, apply_suppressions, file_suppression
 
@@ -47,20 +47,18 @@ def unanalyzable(path: str, message: str, row: int = 1, column: int = 0) -> Diag
 
 
 @lru_cache(maxsize=64)
-def _selection(codes: Tuple[str, ...]) -> Tuple[Tuple[Type[Rule], ...], Optional[Pattern[str]]]:
+def _selection(codes: Tuple[str, ...]) -> Tuple[Tuple[Type[Rule], ...], Tuple[Trigger, ...]]:
     rules = tuple(rules_for(codes))
     # KC900 is a by-product of parsing, not a reason to parse: a file no analysis rule
     # could match is skipped unparsed (unless KC900 is all that is selected).
     analysis = [r for r in rules if r.code != UNANALYZABLE_CODE] or list(rules)
-    patterns = [r.trigger.pattern for r in analysis if getattr(r, "trigger", None) is not None]
-    trigger = re.compile("|".join(f"(?:{p})" for p in patterns)) if patterns else None
-    return rules, trigger
+    return rules, tuple(r.trigger for r in analysis)
 
 
 def could_match(text: str, codes: Sequence[str]) -> bool:
     """Whether any selected rule's trigger occurs in ``text`` (else parsing is pointless)."""
-    _, trigger = _selection(tuple(codes))
-    return trigger is not None and trigger.search(text) is not None
+    _, triggers = _selection(tuple(codes))
+    return any(trigger.matches(text) for trigger in triggers)
 
 
 def parse(text: str) -> cst.Module:
@@ -134,7 +132,7 @@ def lint_module(
 ) -> List[Diagnostic]:
     rules, _ = _selection(tuple(codes))
     context = FileContext(path, text, module)
-    visitors = [rule(context) for rule in rules if getattr(rule, "trigger", None) is not None]
+    visitors = [rule(context) for rule in rules]
     try:
         if visitors:
             walk.visit_batched(module, visitors)

@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-import re
 from typing import Optional
 
 import libcst as cst
 
-from ..registry import FixSpec, Invalid, Replace, Rule, Valid, register
+from ..registry import ONE_UNIT, FixSpec, Invalid, Replace, Rule, Trigger, Valid, register
 from ..semantics.heads import CompiledLoss, sibling_spelling
 
 
@@ -62,10 +61,7 @@ class CategoricalLossSingleUnit(Rule):
     name = "categorical-loss-single-unit"
     summary = "`categorical_crossentropy` on a 1-unit output (loss identically 0)"
     # A categorical loss, and a layer given one unit (first argument or ``units=``).
-    trigger = re.compile(
-        r"\A(?=[\s\S]*?(?:categorical_crossentropy|CategoricalCrossentropy))"
-        r"(?=[\s\S]*?(?:\(\s*1\s*[,)]|\bunits\s*=\s*1\b))"
-    )
+    trigger = Trigger(r"categorical_crossentropy|CategoricalCrossentropy", ONE_UNIT)
 
     VALID = [
         # Sparse categorical cross-entropy on a 10-unit softmax.

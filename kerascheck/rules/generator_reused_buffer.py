@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Dict, Iterable, Iterator, List, Mapping, Optional, Set, Tuple
@@ -8,7 +7,7 @@ from typing import TYPE_CHECKING, Dict, Iterable, Iterator, List, Mapping, Optio
 import libcst as cst
 
 from ..semantics import walk
-from ..registry import FixSpec, Invalid, Replace, Rule, Valid, register
+from ..registry import FixSpec, Invalid, Replace, Rule, Trigger, Valid, register
 from ..semantics.arrays import ArrayFacts, ArrayRef
 from ..semantics.imports import dotted_name
 
@@ -86,10 +85,7 @@ class GeneratorReusedBuffer(Rule):
         "without copying"
     )
     # Both somewhere that hands out batches and a numpy allocation, anywhere in the file.
-    trigger = re.compile(
-        r"\A(?=[\s\S]*?\b(?:yield|__getitem__)\b)"
-        r"(?=[\s\S]*?\b(?:(?:zeros|empty|ones|full)(?:_like)?|ndarray)\b)"
-    )
+    trigger = Trigger(r"yield|__getitem__", r"zeros|empty|ones|full|ndarray")
 
     VALID = [
         # A fresh array for every batch (the seed's fixed generator).

@@ -7,7 +7,17 @@ from typing import List, Optional, Set, Tuple
 import libcst as cst
 
 from ..context import FileContext
-from ..registry import FixChange, FixSpec, InsertAtTop, Invalid, Replace, Rule, Valid, register
+from ..registry import (
+    FixChange,
+    FixSpec,
+    InsertAtTop,
+    Invalid,
+    Replace,
+    Rule,
+    Trigger,
+    Valid,
+    register,
+)
 from ..semantics.imports import KerasFlavor
 from ..semantics.ranks import UNKNOWN, Frame, FunctionResult, LambdaApplication, Thunk
 
@@ -107,7 +117,7 @@ class LambdaDropsDimension(Rule):
     code = "KC003"
     name = "lambda-drops-dimension"
     summary = "a `Lambda` whose function returns another rank than its declared `output_shape`"
-    trigger = re.compile(r"\bLambda\b")
+    trigger = Trigger(r"Lambda")
 
     VALID = [
         # The seed, fixed: the axis is added back.

@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
 import libcst as cst
 
-from ..registry import FixSpec, InsertAtTop, Invalid, Replace, Rule, Valid, register
+from ..registry import FixSpec, InsertAtTop, Invalid, Replace, Rule, Trigger, Valid, register
 from ..semantics.imports import KerasFlavor, dotted_name
 from ..semantics.models import LOOP_NODES, ModelFacts, ModelValue
 
@@ -134,12 +133,12 @@ class ModelAliasTraining(Rule):
     )
     # A training call, and an assignment of a plain name to a plain name (``b = a``) or a
     # tuple assignment (``b, c = a, f(x)``): what every alias this rule reports looks like.
-    trigger = re.compile(
-        r"\A(?=[\s\S]*?\.\s*(?:compile|fit|fit_generator|train_on_batch)\s*\()"
-        r"(?=[\s\S]*?(?m:^[ \t]*(?:"
+    trigger = Trigger(
+        r"\.\s*(?:compile|fit|fit_generator|train_on_batch)\s*\(",
+        r"(?m:^[ \t]*(?:"
         r"[A-Za-z_][\w \t.:\[\]]*=[ \t]*[A-Za-z_]\w*[ \t]*(?:[;#].*)?$"  # b = a
         r"|[(\[]?[ \t]*\*?[A-Za-z_][\w \t*]*,[\w \t,()\[\]*]*=[^=]"  # b, c = ...
-        r")))"
+        r"))",
     )
 
     VALID = [

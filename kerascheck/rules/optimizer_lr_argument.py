@@ -1,8 +1,6 @@
-import re
-
 import libcst as cst
 
-from ..registry import FixSpec, Invalid, Replace, Rule, Valid, register
+from ..registry import FixSpec, Invalid, Replace, Rule, Trigger, Valid, register
 
 
 @register
@@ -43,7 +41,7 @@ class OptimizerLrArgument(Rule):
     code = "KC006"
     name = "optimizer-lr-argument"
     summary = "a Keras optimizer constructed with `lr=` (ignored by tf-keras 2.11+, an error in Keras 3)"
-    trigger = re.compile(r"\blr\s*=")
+    trigger = Trigger(r"lr\s*=")
 
     VALID = [
         Valid("from tensorflow import keras\nopt = keras.optimizers.SGD(learning_rate=0.5)\n"),

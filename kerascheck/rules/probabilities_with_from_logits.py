@@ -1,10 +1,8 @@
 from __future__ import annotations
 
-import re
-
 import libcst as cst
 
-from ..registry import FixSpec, Invalid, Replace, Rule, Valid, register
+from ..registry import FixSpec, Invalid, Replace, Rule, Trigger, Valid, register
 from ..semantics.imports import KerasFlavor
 
 
@@ -75,9 +73,7 @@ class ProbabilitiesWithFromLogits(Rule):
     summary = "a softmax/sigmoid output trained with a loss created with `from_logits=True`"
     # ``from_logits`` by keyword, or as the first parameter of a loss class.
     # A loss told it gets logits, and a softmax or sigmoid somewhere.
-    trigger = re.compile(
-        r"\A(?=[\s\S]*?(?:\bfrom_logits\b|Crossentropy\(\s*True\b))(?=[\s\S]*?[sS](?:oftmax|igmoid))"
-    )
+    trigger = Trigger(r"from_logits|Crossentropy\(\s*True", r"oftmax|igmoid")
 
     VALID = [
         # Logits out, from_logits=True: the intended pairing.

@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-import re
 from typing import Optional
 
 import libcst as cst
 
 from ..context import FileContext
-from ..registry import FixSpec, Invalid, Replace, Rule, Valid, register
+from ..registry import ONE_UNIT, FixSpec, Invalid, Replace, Rule, Trigger, Valid, register
 from ..semantics.heads import OutputActivation, sibling_spelling
 from ..semantics.imports import KerasFlavor
 
@@ -65,7 +64,7 @@ class SingleUnitSoftmax(Rule):
     name = "single-unit-softmax"
     summary = "softmax over a 1-unit output (always 1.0)"
     # Softmax, and a layer given one unit (first argument or ``units=``).
-    trigger = re.compile(r"\A(?=[\s\S]*?[sS]oftmax)(?=[\s\S]*?(?:\(\s*1\s*[,)]|\bunits\s*=\s*1\b))")
+    trigger = Trigger(r"oftmax", ONE_UNIT)
 
     VALID = [
         # Two units, softmax: a proper two-class output.

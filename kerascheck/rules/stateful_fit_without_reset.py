@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-import re
 from typing import Callable, Optional, Sequence, Set, Union
 
 import libcst as cst
 
-from ..registry import FixSpec, InsertStatementAfter, Invalid, Rule, Valid, register
+from ..registry import FixSpec, InsertStatementAfter, Invalid, Rule, Trigger, Valid, register
 from ..semantics.imports import KerasFlavor
 from ..semantics.stateful import TRAINING_METHODS, StatefulFacts, has_unpacking, training_argument
 
@@ -83,7 +82,7 @@ class StatefulFitWithoutReset(Rule):
         "a model with stateful recurrent layers trained across epoch boundaries with no "
         "state reset (a loop of `fit`/`train_on_batch` calls, or `fit(epochs=N)`)"
     )
-    trigger = re.compile(r"stateful")
+    trigger = Trigger(r"stateful")
 
     VALID = [
         # The seed's fixed loop.

@@ -1,10 +1,8 @@
 from __future__ import annotations
 
-import re
-
 import libcst as cst
 
-from ..registry import FixSpec, Invalid, Replace, Rule, Valid, register
+from ..registry import FixSpec, Invalid, Replace, Rule, Trigger, Valid, register
 from ..semantics.stateful import TrainingInput, has_unpacking, training_argument
 
 
@@ -59,7 +57,7 @@ class StatefulShuffle(Rule):
         "`fit` on a model with stateful recurrent layers without `shuffle=False` (or on a "
         "`tf.data` pipeline that shuffles)"
     )
-    trigger = re.compile(r"stateful")
+    trigger = Trigger(r"stateful")
 
     VALID = [
         # The seed passes shuffle=False.
