@@ -169,17 +169,31 @@ class _Dispatch:
         plain = issubclass(visitor_type, cst.CSTVisitor)
         self.custom_on_visit = plain and visitor_type.on_visit is not cst.CSTVisitor.on_visit
         self.custom_on_leave = plain and visitor_type.on_leave is not cst.CSTVisitor.on_leave
-        self.has_attribute_callbacks = any(
-            n.count("_") >= 2 and (n.startswith("visit_") or n.startswith("leave_")) and n[6:7].isupper()
-            for n in dir(visitor_type)
-        )
         self.visitor_type = visitor_type
+        # ``visit_For_body``-style callbacks, written by this visitor (not libcst's stubs).
+        self.attribute_callbacks = frozenset(
+            n
+            for n in dir(visitor_type)
+            if n.count("_") >= 2
+            and (n.startswith("visit_") or n.startswith("leave_"))
+            and n[6:7].isupper()
+            and self._callback(n) is not None
+        )
+        self.has_attribute_callbacks = bool(self.attribute_callbacks)
 
     def visit_function(self, type_name: str) -> Optional[Callback]:
-        return getattr(self.visitor_type, "visit_" + type_name, None)
+        return self._callback("visit_" + type_name)
 
     def leave_function(self, type_name: str) -> Optional[Callback]:
-        return getattr(self.visitor_type, "leave_" + type_name, None)
+        return self._callback("leave_" + type_name)
+
+    def _callback(self, name: str) -> Optional[Callback]:
+        function = getattr(self.visitor_type, name, None)
+        # libcst's visitor base classes define a do-nothing method for every node type;
+        # calling those for every node of every file would be most of the traversal's cost.
+        if function is None or function is getattr(cst.CSTVisitor, name, None):
+            return None
+        return function
 
 
 _DISPATCH: Dict[type, _Dispatch] = {}
@@ -198,9 +212,22 @@ class _Callbacks:
 
     def __init__(self, visitors: Sequence[object]) -> None:
         self.table = [(v, _dispatch_for(v)) for v in visitors]
-        self.attribute_callbacks = any(d.has_attribute_callbacks for _, d in self.table)
         self._enter: Dict[type, list] = {}
         self._leave: Dict[type, list] = {}
+        self._fields: Dict[type, frozenset] = {}
+
+    def fields_with_callbacks(self, kind: type) -> frozenset:
+        """The fields of ``kind`` some visitor has ``visit_<Type>_<field>`` callbacks for."""
+        found = self._fields.get(kind)
+        if found is None:
+            prefixes = (f"visit_{kind.__name__}_", f"leave_{kind.__name__}_")
+            found = self._fields[kind] = frozenset(
+                name[len(prefixes[0]) :]
+                for _, dispatch in self.table
+                for name in dispatch.attribute_callbacks
+                if name.startswith(prefixes)
+            )
+        return found
 
     def enter(self, kind: type) -> list:
         found = self._enter.get(kind)
@@ -242,7 +269,6 @@ def visit_batched(
     callback returning False only skips the children when ``honour_skip`` (one visitor)."""
     callbacks = _Callbacks(visitors)
     fields_of = (lambda kind: _STATEMENT_FIELDS.get(kind, ())) if statements_only else _child_fields
-    with_fields = callbacks.attribute_callbacks
     stack: List[tuple] = [(_ENTER, node)]
     pop, push, extend = stack.pop, stack.append, stack.extend
     while stack:
@@ -256,11 +282,13 @@ def visit_batched(
                 if result is False and honour_skip:
                     descend = False
             # Most node types have no leave callback: no need to come back to them.
-            if with_fields or callbacks.leave(node_type):
+            if callbacks.leave(node_type):
                 push((_LEAVE, current))
             if not descend:
                 continue
+            marked = callbacks.fields_with_callbacks(node_type)
             for name in reversed(fields_of(node_type)):
+                with_fields = name in marked
                 if with_fields:
                     push((_LEAVE_FIELD, current, name))
                 value = getattr(current, name, None)
@@ -281,7 +309,5 @@ def visit_batched(
             prefix = "visit_" if kind == _ENTER_FIELD else "leave_"
             method = f"{prefix}{type(current).__name__}_{entry[2]}"
             for visitor, dispatch in callbacks.table:
-                if dispatch.has_attribute_callbacks:
-                    callback = getattr(visitor, method, None)
-                    if callback is not None:
-                        callback(current)
+                if method in dispatch.attribute_callbacks:
+                    getattr(visitor, method)(current)
