@@ -26,12 +26,17 @@ from ..diagnostics import (
 )
 from ..registry import Rule, Trigger, rules_for
 from ..semantics import walk
+from .nesting import find_excess_nesting
+from .sources import SourceError
 from .suppression import FileSuppression, apply_suppressions, file_suppression
 
 # libcst's parser and visitors recurse once per nesting level; deeply nested (often
 # generated) code needs more than Python's default 1000 frames. Beyond this the file
 # is reported as KC900 rather than risking the interpreter's C stack.
 RECURSION_LIMIT = 12_000
+# Parsing and analysing take tens of seconds per million characters of Keras code; real
+# training code stays far below this, larger texts are generated code or data.
+MAX_SOURCE_CHARS = 1_000_000
 
 
 def unanalyzable(path: str, message: str, row: int = 1, column: int = 0) -> Diagnostic:
@@ -62,6 +67,16 @@ def could_match(text: str, codes: Sequence[str]) -> bool:
 
 
 def parse(text: str) -> cst.Module:
+    """libcst's parse, refusing first (SourceError) what would stall it or crash the
+    interpreter: huge texts, and nesting that overflows its native stack."""
+    if len(text) > MAX_SOURCE_CHARS:
+        raise SourceError(
+            f"file has {len(text) / 1e6:.1f} million characters of code, over the limit of "
+            f"{MAX_SOURCE_CHARS / 1e6:g} million: not analyzed"
+        )
+    excess = find_excess_nesting(text)
+    if excess is not None:
+        raise SourceError(excess.message, excess.row, excess.column)
     limit = sys.getrecursionlimit()
     if limit < RECURSION_LIMIT:
         sys.setrecursionlimit(RECURSION_LIMIT)
@@ -82,6 +97,9 @@ def lint_text(
         return []
     try:
         module = parse(text)
+    except SourceError as error:  # too large or nested too deeply to parse safely
+        found = unanalyzable(path, error.message, error.row, error.column)
+        return _finish([found], text, codes, file_level, suppress)
     except cst.ParserSyntaxError as error:
         return _finish([_syntax_error(path, text, error)], text, codes, file_level, suppress)
     except RecursionError:

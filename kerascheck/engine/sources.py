@@ -14,7 +14,8 @@ MAX_FILE_BYTES = 8 * 1024 * 1024
 
 
 class SourceError(Exception):
-    """The file could not be read or decoded; the message says why, for a KC900 finding."""
+    """The file could not be read, decoded or safely parsed; the message says why, for a
+    KC900 finding."""
 
     def __init__(self, message: str, row: int = 1, column: int = 0) -> None:
         super().__init__(message)
