@@ -22,7 +22,7 @@ from ..registry import rules_for
 from .discovery import SourcePath, discover
 from .lint import lint_text, unanalyzable
 from .runner import NOTEBOOK_SUFFIX, Progress, check_files, lint_source_bytes
-from .sources import SourceError, decode_python, encode_text, read_bytes
+from .sources import SourceError, decode_python, read_bytes
 
 STDIN = "-"
 
@@ -231,7 +231,9 @@ def _fix_bytes(data: bytes, display: str, codes: Tuple[str, ...], request: Check
         )
         fixed, remaining = result.fixed, result.remaining
         old_text, new_text = decoded.text, result.text
-        new_bytes = encode_text(new_text, decoded.encoding) if new_text != decoded.text else data
+        new_bytes = decoded.encode(new_text) if new_text != decoded.text else data
+        if new_bytes is None:  # mixed line breaks: leave the file as it is
+            return _BytesFix(display, [], lint_text(decoded.text, display, codes))
     diff = ""
     if request.diff and new_text != old_text:
         diff = "".join(

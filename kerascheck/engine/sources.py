@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import stat
 import tokenize
 from dataclasses import dataclass
+from typing import Optional
 
 # Larger files are reported (KC900) instead of parsed: libcst needs seconds and hundreds
 # of megabytes for them, and Keras training code is never that big.
 MAX_FILE_BYTES = 8 * 1024 * 1024
+
+_LONE_CR = re.compile(r"\r(?!\n)")
 
 
 class SourceError(Exception):
@@ -28,7 +32,20 @@ class SourceError(Exception):
 class DecodedText:
     text: str
     encoding: str  # as Python names it; "utf-8-sig" when the file starts with a BOM
-    newline: str  # the first line ending of the file ("\n" if it has none)
+    newline: str  # the first line ending of ``text`` ("\n" if it has none)
+    # Python and libcst end a row at a lone "\r" too; ``text`` has "\n" there instead, so
+    # that every row count downstream agrees. "all": an old Mac file, written back with
+    # "\r" again; "some": mixed with "\n", which cannot be written back exactly.
+    lone_cr: str = ""
+
+    def encode(self, text: str) -> Optional[bytes]:
+        """The file's bytes for ``text`` (an edited ``self.text``); None if that would
+        change line breaks the edit did not touch."""
+        if self.lone_cr == "some":
+            return None
+        if self.lone_cr == "all":
+            text = text.replace("\n", "\r")
+        return text.encode(self.encoding)
 
 
 def read_bytes(path: str) -> bytes:
@@ -83,7 +100,10 @@ def decode_python(data: bytes) -> DecodedText:
         ) from None
     if text.startswith("\ufeff"):
         text = text[1:]
-    return DecodedText(text, encoding, newline_of(text))
+    if _LONE_CR.search(text) is None:
+        return DecodedText(text, encoding, newline_of(text))
+    lone_cr = "some" if "\n" in text else "all"
+    return DecodedText(_LONE_CR.sub("\n", text), encoding, "\n", lone_cr)
 
 
 def decode_json_text(data: bytes) -> DecodedText:
