@@ -202,7 +202,13 @@ def _fix_file(source: SourcePath, request: CheckRequest) -> _FileFix:
         return _FileFix(source.display, [], [unanalyzable(source.display, error.message, error.row)] if "KC900" in codes else [])
     result = _fix_bytes(data, source.display, codes, request)
     if request.fix and not request.diff and result.new_bytes is not None and result.new_bytes != data:
-        write_atomically(source.path, result.new_bytes)
+        try:
+            write_atomically(source.path, result.new_bytes)
+        except OSError as error:  # a read-only folder, a full disk: the other files go on
+            notebook = source.display.endswith(NOTEBOOK_SUFFIX)
+            unwritten = lint_source_bytes(data, source.display, codes, notebook)
+            message = f"cannot write the fixed file: {error.strerror or error}"
+            return _FileFix(source.display, [], unwritten + [unanalyzable(source.display, message)])
     return result
 
 
