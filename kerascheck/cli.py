@@ -22,9 +22,10 @@ def _split_codes(values: Sequence[str]) -> Tuple[str, ...]:
 
 
 class _Group(click.Group):
-    def main(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    # Not ``main``: click turns Ctrl-C into "Aborted!" and exit status 1 inside it.
+    def invoke(self, ctx: click.Context):  # type: ignore[no-untyped-def]
         try:
-            return super().main(*args, **kwargs)
+            return super().invoke(ctx)
         except KeyboardInterrupt:
             click.echo("kerascheck: interrupted", err=True)
             sys.exit(EXIT_INTERRUPTED)

@@ -111,6 +111,7 @@ def lint_text(
             suppress,
         )
     except Exception as error:  # libcst raises a few other types on odd input
+        _reraise_interrupt(error)
         return _finish(
             [unanalyzable(path, f"file could not be parsed ({type(error).__name__}: {error})")],
             text,
@@ -119,6 +120,17 @@ def lint_text(
             suppress,
         )
     return lint_module(module, text, path, codes, suppress=suppress)
+
+
+def _reraise_interrupt(error: Exception) -> None:
+    """Cleanup code that fails while Ctrl-C unwinds (libcst's position provider does)
+    replaces the KeyboardInterrupt with its own error: the interrupt must still stop the
+    run, not become a KC900 finding."""
+    context = error.__context__
+    while context is not None:
+        if isinstance(context, KeyboardInterrupt):
+            raise context
+        context = context.__context__
 
 
 def _syntax_error(path: str, text: str, error: cst.ParserSyntaxError) -> Diagnostic:
@@ -158,6 +170,7 @@ def lint_module(
     except RecursionError:
         diagnostics = [unanalyzable(path, "file is nested too deeply to analyze, not analyzed")]
     except Exception as error:  # a bug in a rule must not stop the run
+        _reraise_interrupt(error)
         where = traceback.extract_tb(error.__traceback__)[-1]
         diagnostics = [
             unanalyzable(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -125,7 +126,13 @@ def _pool(jobs: int) -> ProcessPoolExecutor:
     methods = multiprocessing.get_all_start_methods()
     # fork shares the already imported rules with the workers: no start-up import cost.
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
-    return ProcessPoolExecutor(max_workers=jobs, mp_context=context)
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_ignore_ctrl_c)
+
+
+def _ignore_ctrl_c() -> None:
+    # Ctrl-C reaches the whole process group; only the main process handles it (it stops
+    # the pool), so that no worker prints a traceback of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _run_pool(
@@ -134,11 +141,11 @@ def _run_pool(
     finished: Callable[[SourcePath, Tuple[str, ...], List[Diagnostic]], None],
 ) -> None:
     unfinished: List[Tuple[SourcePath, Tuple[str, ...]]] = []
-    with _pool(jobs) as pool:
-        futures: Dict[Future, Tuple[SourcePath, Tuple[str, ...]]] = {
-            pool.submit(_worker, str(source.path), source.display, codes): (source, codes)
-            for source, codes in pending
-        }
+    pool = _pool(jobs)
+    futures: Dict[Future, Tuple[SourcePath, Tuple[str, ...]]] = {}
+    try:
+        for source, codes in pending:
+            futures[pool.submit(_worker, str(source.path), source.display, codes)] = (source, codes)
         for future, (source, codes) in futures.items():
             try:
                 found = [Diagnostic.from_dict(d) for d in future.result()]
@@ -146,6 +153,15 @@ def _run_pool(
                 unfinished.append((source, codes))
                 continue
             finished(source, codes, found)
+    except BaseException:
+        # Ctrl-C: drop the queued files instead of checking them all before exiting. The
+        # futures are cancelled here because the pool's own cancel_futures is lost when
+        # the pool is garbage-collected during the exit.
+        for future in futures:
+            future.cancel()
+        pool.shutdown(wait=False)
+        raise
+    pool.shutdown()
     # A worker died (the parser can overflow the C stack on pathological input): check
     # each remaining file alone, so only the file that kills its worker is lost, as KC900.
     for source, codes in unfinished:
