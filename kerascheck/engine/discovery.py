@@ -100,9 +100,12 @@ def discover(
         absolute = Path(os.path.abspath(given))
         try:
             info = os.stat(absolute)
-        except OSError:
+        except FileNotFoundError:
             # Named explicitly but missing (or a dangling link): the runner reports it.
             problems.append((given, "no such file or directory (or a dangling symlink)"))
+            continue
+        except OSError as error:  # a symlink loop, a permission
+            problems.append((given, f"cannot read file: {error.strerror or error}"))
             continue
         if stat.S_ISDIR(info.st_mode):
             for path in _walk(absolute, resolver, gitignores):
