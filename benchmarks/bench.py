@@ -1,0 +1,187 @@
+"""Benchmark kerascheck against ruff on a corpus of real Keras code.
+
+    python benchmarks/bench.py [--runs 5] [--corpus DIR]
+
+Assembles the corpus once (the Python sources inside pinned releases of Keras-heavy
+packages, fetched with pip as data, never imported, plus notebooks made from some of
+those files), then times, paired in one run and alternating so that machine noise hits
+both alike:
+
+- ``kerascheck check --no-cache`` (cold) and ``kerascheck check`` on an unchanged tree
+  (warm cache), with all cores;
+- ``ruff check --no-cache`` with its default rules, the speed reference;
+- ``kerascheck check`` of one 1,000-line file, end to end (what an editor or a pre-commit
+  run on one file waits for);
+
+and prints medians, the ratios to ruff, and the peak memory of a cold run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+from typing import Dict, List, Sequence
+
+PACKAGES = ("keras==3.6.0", "tf-keras==2.17.0", "keras-hub==0.18.1", "keras-cv==0.9.0")
+NOTEBOOKS = 60  # notebooks made from the corpus's example-like files
+
+
+def assemble_corpus(target: Path) -> None:
+    wheels = target / "_wheels"
+    wheels.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "-d", str(wheels), *PACKAGES],
+        check=True,
+    )
+    for wheel in sorted(wheels.glob("*.whl")):
+        folder = target / wheel.name.split("-")[0]
+        with zipfile.ZipFile(wheel) as archive:
+            for name in archive.namelist():
+                if name.endswith(".py"):
+                    archive.extract(name, folder)
+    shutil.rmtree(wheels)
+    _make_notebooks(target)
+
+
+def _make_notebooks(target: Path) -> None:
+    """Turn some of the corpus's files into notebooks: one cell per top-level block, with a
+    markdown cell and a magic in front, as notebooks in the wild look."""
+    sources = sorted(p for p in target.rglob("*.py") if "layers" in p.parts)[:NOTEBOOKS]
+    folder = target / "notebooks"
+    folder.mkdir(exist_ok=True)
+    for index, source in enumerate(sources):
+        text = source.read_text(encoding="utf-8", errors="replace")
+        blocks: List[List[str]] = [[]]
+        for line in text.splitlines(keepends=True):
+            if line.strip() and not line[0].isspace() and blocks[-1] and not line.startswith(("@", ")", "]", "}")):
+                blocks.append([])
+            blocks[-1].append(line)
+        cells = [
+            {"cell_type": "markdown", "metadata": {}, "source": [f"# {source.name}\n"]},
+            {"cell_type": "code", "metadata": {}, "execution_count": 1, "outputs": [], "source": ["%matplotlib inline\n"]},
+        ] + [
+            {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [], "source": block}
+            for block in blocks
+            if block
+        ]
+        notebook = {
+            "cells": cells,
+            "metadata": {"kernelspec": {"language": "python", "name": "python3", "display_name": "Python 3"}},
+            "nbformat": 4,
+            "nbformat_minor": 5,
+        }
+        (folder / f"nb{index:03d}.ipynb").write_text(json.dumps(notebook, indent=1), encoding="utf-8")
+
+
+def one_thousand_line_file(path: Path) -> None:
+    """A realistic 1,000-line training script (model code with every trigger word)."""
+    block = '''
+def build_model_{i}(units=64, stateful=False):
+    model = keras.Sequential()
+    model.add(layers.LSTM(units, stateful=stateful, batch_input_shape=(32, 10, 8)))
+    model.add(layers.Dense(units, activation="relu"))
+    model.add(layers.Lambda(lambda t: t * 2.0, output_shape=(units,)))
+    model.add(layers.Dense(10, activation="softmax"))
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3), loss="categorical_crossentropy")
+    return model
+
+
+def batches_{i}(x, y, batch_size=32):
+    while True:
+        index = np.random.randint(0, len(x), batch_size)
+        yield x[index], y[index]
+
+
+def train_{i}(x, y):
+    model = build_model_{i}()
+    history = model.fit(batches_{i}(x, y), steps_per_epoch=10, epochs=3)
+    return model, history
+'''
+    header = "import numpy as np\nimport keras\nfrom keras import layers\n"
+    body = [header]
+    i = 0
+    while sum(part.count("\n") for part in body) < 1000:
+        body.append(block.format(i=i))
+        i += 1
+    path.write_text("".join(body), encoding="utf-8")
+
+
+def timed(command: Sequence[str], cwd: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def peak_memory_mib(command: Sequence[str], cwd: Path) -> float:
+    """Peak resident memory of the largest process of a run (a worker or the main one)."""
+    code = (
+        "import resource, subprocess, sys; "
+        "subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); "
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
+    out = subprocess.run([sys.executable, "-c", code, *command], cwd=cwd, capture_output=True, text=True)
+    return int(out.stdout.strip()) / 1024
+
+
+def count_lines(folder: Path) -> Dict[str, int]:
+    files = [p for p in folder.rglob("*") if p.suffix in (".py", ".ipynb")]
+    lines = sum(p.read_bytes().count(b"\n") for p in files)
+    return {"files": len(files), "lines": lines}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--corpus", type=Path, help="reuse (or create) the corpus here")
+    args = parser.parse_args()
+
+    ruff = shutil.which("ruff")
+    if ruff is None:
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "ruff"], check=True)
+        ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
+    kerascheck = [sys.executable, "-m", "kerascheck", "check", "--exit-zero", "--output-format", "concise"]
+
+    corpus = args.corpus or Path(tempfile.mkdtemp(prefix="kerascheck-bench-"))
+    if not any(corpus.rglob("*.py")):
+        print(f"assembling the corpus in {corpus} ...", flush=True)
+        assemble_corpus(corpus)
+    size = count_lines(corpus)
+    single = Path(tempfile.mkdtemp(prefix="kerascheck-one-")) / "train.py"
+    one_thousand_line_file(single)
+
+    results: Dict[str, List[float]] = {"cold": [], "warm": [], "ruff": [], "one_file": []}
+    subprocess.run([*kerascheck, "."], cwd=corpus, stdout=subprocess.DEVNULL)  # fill the cache
+    for _ in range(args.runs):
+        results["ruff"].append(timed([ruff, "check", "--no-cache", "--exit-zero", "--quiet", "."], corpus))
+        results["cold"].append(timed([*kerascheck, "--no-cache", "."], corpus))
+        results["warm"].append(timed([*kerascheck, "."], corpus))
+        results["one_file"].append(timed([*kerascheck, "--no-cache", str(single)], single.parent))
+    memory = peak_memory_mib([*kerascheck, "--no-cache", "."], corpus)
+
+    median = {name: statistics.median(values) for name, values in results.items()}
+    report = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "corpus": size,
+        "runs": args.runs,
+        "median_seconds": {k: round(v, 3) for k, v in median.items()},
+        "cold_vs_ruff": round(median["cold"] / median["ruff"], 2),
+        "warm_vs_ruff": round(median["warm"] / median["ruff"], 2),
+        "peak_memory_mib": round(memory, 1),
+        "one_1000_line_file_ms": round(median["one_file"] * 1000),
+    }
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
