@@ -15,6 +15,7 @@ from typing import List, Mapping, Optional, Sequence
 import libcst as cst
 
 from .imports import ImportTable, dotted_name
+from .literals import integer_value
 
 ALLOCATORS = frozenset(
     {
@@ -161,7 +162,7 @@ class ArrayFacts:
             if base is None:
                 return None
             axis = _positional(call.args, 1) or _keyword(call.args, "axis")
-            grows_by_one = axis is not None and _is_int_literal(axis)
+            grows_by_one = axis is not None and integer_value(axis) is not None
             ndim = base.ndim + 1 if base.ndim is not None and grows_by_one else None
             return ArrayRef(base.root, ndim)
         if (
@@ -184,7 +185,7 @@ class ArrayFacts:
                 keeps_array = True
             elif index.star is not None:
                 return None
-            elif _is_int_literal(index.value):
+            elif integer_value(index.value) is not None:
                 integers += 1
             elif self._is_new_axis(index.value):
                 new_axes += 1
@@ -258,9 +259,3 @@ def _keyword(args: Sequence[cst.Arg], name: str) -> Optional[cst.BaseExpression]
         if arg.keyword is not None and arg.keyword.value == name:
             return arg.value
     return None
-
-
-def _is_int_literal(expr: cst.BaseExpression) -> bool:
-    if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, (cst.Minus, cst.Plus)):
-        expr = expr.expression
-    return isinstance(expr, cst.Integer)

@@ -32,6 +32,7 @@ import libcst as cst
 
 from . import walk
 from .imports import ImportTable
+from .literals import integer_value
 from .models import ModelFacts, ModelValue
 
 # ---------------------------------------------------------------------------------------
@@ -603,14 +604,14 @@ class HeadFacts:
             return _Layer(None, self._activation(argument.value, call), True)
         if symbol == "Softmax":
             axis = _argument(call, 0, "axis")
-            last_axis = axis is None or _integer(axis) == -1
+            last_axis = axis is None or integer_value(axis) == -1
             return _Layer(None, OutputActivation("softmax", call) if last_axis else None, True)
         if symbol in _ACTIVATION_LAYERS:
             return _Layer(None, OutputActivation(_ACTIVATION_LAYERS[symbol], call), True)
         return None
 
     def _linear_by_default(self, call: cst.Call, symbol: str) -> _Layer:
-        units = _integer(_argument(call, 0, "units")) if symbol == "Dense" else None
+        units = integer_value(_argument(call, 0, "units")) if symbol == "Dense" else None
         # Only ``Dense`` takes the activation by position (second).
         argument = _argument_node(call, 1 if symbol == "Dense" else None, "activation")
         if argument is not None:
@@ -740,19 +741,6 @@ def _argument(call: cst.Call, position: Optional[int], *keywords: str) -> Option
             return arg.value
     arg = _argument_node(call, position, keywords[0]) if position is not None else None
     return arg.value if arg is not None else None
-
-
-def _integer(expr: Optional[cst.BaseExpression]) -> Optional[int]:
-    """The value of an integer literal (``1``, ``-1``), else None."""
-    if isinstance(expr, cst.Integer):
-        return int(expr.evaluated_value)
-    if (
-        isinstance(expr, cst.UnaryOperation)
-        and isinstance(expr.operator, cst.Minus)
-        and isinstance(expr.expression, cst.Integer)
-    ):
-        return -int(expr.expression.evaluated_value)
-    return None
 
 
 def sibling_spelling(imports: ImportTable, reference: cst.BaseExpression, symbol: str) -> Optional[str]:

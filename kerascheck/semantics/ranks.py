@@ -43,6 +43,7 @@ import libcst as cst
 
 from . import walk
 from .imports import ImportTable, keras_member_of
+from .literals import integer_value
 
 Value = Union[int, Tuple["Value", ...], None]
 
@@ -775,7 +776,7 @@ class RankInference:
 
     def literal_int(self, expr: cst.BaseExpression, frame: Frame) -> Optional[int]:
         target = self._resolve(expr, frame)
-        return _int_literal(target.expr) if isinstance(target, Thunk) else None
+        return integer_value(target.expr) if isinstance(target, Thunk) else None
 
     def reduction(self, call: cst.Call, frame: Frame) -> Optional[Reduction]:
         """``call`` as a reduction whose axes can be read, or None."""
@@ -807,7 +808,7 @@ class RankInference:
         else:
             axis = sum(kind in _CONSUMING for kind in kinds[:position])
         element = subscript.slice[position]
-        written = _int_literal(element.slice.value)  # type: ignore[attr-defined]
+        written = integer_value(element.slice.value)  # type: ignore[attr-defined]
         return (element, written) if axis >= 1 and written is not None else None
 
     # ---- scopes and names --------------------------------------------------------------
@@ -1123,7 +1124,7 @@ class RankInference:
             return None
         if isinstance(target.expr, cst.Name) and target.expr.value == "None":
             return EVERY_AXIS
-        if _int_literal(target.expr) is not None:
+        if integer_value(target.expr) is not None:
             return 1
         elements = self.literal_elements(target.expr, target.frame)
         if elements is None or any(self.literal_int(e, target.frame) is None for e in elements):
@@ -1290,18 +1291,6 @@ def _method_keepdims_keyword(keywords: Dict[str, cst.Arg]) -> Optional[str]:
         return "keepdim"
     if "axis" in keywords or "keepdims" in keywords:
         return "keepdims"
-    return None
-
-
-def _int_literal(expr: cst.BaseExpression) -> Optional[int]:
-    if isinstance(expr, cst.Integer):
-        return int(expr.evaluated_value)
-    if (
-        isinstance(expr, cst.UnaryOperation)
-        and isinstance(expr.operator, cst.Minus)
-        and isinstance(expr.expression, cst.Integer)
-    ):
-        return -int(expr.expression.evaluated_value)
     return None
 
 
