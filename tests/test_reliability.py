@@ -685,3 +685,16 @@ def test_ctrl_c_during_analysis_is_not_turned_into_a_finding(monkeypatch):
     monkeypatch.setattr(lint.walk, "visit_batched", cleanup_failing_during_ctrl_c)
     with pytest.raises(KeyboardInterrupt):
         lint.lint_text(GOOD.decode(), "model.py", resolve_selection())
+
+
+def test_without_fix_only_the_cache_is_written(tmp_path: Path):
+    """Like ruff's, the result cache is the one thing a check writes (in its own folder,
+    which ignores itself); no existing file changes, and --no-cache writes nothing."""
+    write_files(tmp_path, {"good.py": GOOD, "pkg/model.py": GOOD})
+    before = snapshot(tmp_path)
+    run("--output-format", "json", ".", cwd=tmp_path)
+    after = snapshot(tmp_path)
+    created = {name for name in after if name not in before}
+    assert all(name.startswith(".kerascheck_cache") for name in created)
+    assert {name: after[name] for name in before} == before
+    assert (tmp_path / ".kerascheck_cache" / ".gitignore").read_text(encoding="utf-8").strip().endswith("*")
