@@ -5,6 +5,7 @@ no partial file, prints one line and exits 130."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import random
@@ -503,6 +504,24 @@ def test_hostile_code_in_a_notebook_cell(tmp_path: Path):
     assert NESTED_TOO_DEEPLY in findings[0]["message"]
 
 
+def test_notebook_made_large_by_its_outputs_is_analysed(tmp_path: Path):
+    """Plots make notebooks megabytes big; the limit for code is not the limit for JSON
+    (a 12 MB notebook was skipped as over the 8 MiB limit for Python files)."""
+    image = base64.b64encode(random.Random(5).randbytes(9_000_000)).decode()
+    cell = dict(
+        KERAS_CELL,
+        outputs=[{"output_type": "display_data", "data": {"image/png": image}, "metadata": {}}],
+    )
+    write_files(tmp_path, {"plots.ipynb": notebook([cell])})
+    status, findings = check_json("plots.ipynb", cwd=tmp_path)
+    assert status == 1
+    assert [(f["code"], f["cell"], f["location"]["row"]) for f in findings] == [("KC006", 1, 2)]
+    run("--fix", "--no-cache", "plots.ipynb", cwd=tmp_path)
+    fixed = json.loads((tmp_path / "plots.ipynb").read_bytes())
+    assert "learning_rate=0.1" in "".join(fixed["cells"][0]["source"])
+    assert fixed["cells"][0]["outputs"][0]["data"]["image/png"] == image
+
+
 # ---- things that are not regular files ------------------------------------------------------
 
 
@@ -697,4 +716,33 @@ def test_without_fix_only_the_cache_is_written(tmp_path: Path):
     created = {name for name in after if name not in before}
     assert all(name.startswith(".kerascheck_cache") for name in created)
     assert {name: after[name] for name in before} == before
-    assert (tmp_path / ".kerascheck_cache" / ".gitignore").read_text(encoding="utf-8").strip().endswith("*")
+    assert (
+        (tmp_path / ".kerascheck_cache" / ".gitignore")
+        .read_text(encoding="utf-8")
+        .strip()
+        .endswith("*")
+    )
+
+
+def test_a_worker_killed_by_a_signal_costs_only_its_file(tmp_path: Path):
+    """The second line of defence behind the nesting guard: a worker that dies (here by
+    SIGSEGV, as a native stack overflow would) becomes one KC900 for its file."""
+    write_files(tmp_path, {f"model_{i}.py": GOOD for i in range(6)})
+    write_files(tmp_path, {"poison.py": GOOD})
+    crash_on_poison = (
+        "import signal\n"
+        "import kerascheck.engine.runner as runner\n"
+        "worker = runner._worker\n"
+        "def crashing_worker(path, display, codes):\n"
+        "    if path.endswith('poison.py'):\n"
+        "        os.kill(os.getpid(), signal.SIGSEGV)\n"
+        "    return worker(path, display, codes)\n"
+        "runner._worker = crashing_worker\n"
+    )
+    result = run_wrapped(crash_on_poison, "--jobs", "2", ".", cwd=tmp_path)
+    assert result.returncode == 1
+    found = summary(json.loads(result.stdout))
+    assert [f for f in found if f[0] == "poison.py"] == [("poison.py", "KC900", 1, 1)]
+    assert [f for f in found if f[0] != "poison.py"] == [
+        (f"model_{i}.py", "KC006", 2, 28) for i in range(6)
+    ]

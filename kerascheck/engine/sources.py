@@ -13,6 +13,8 @@ from typing import Optional
 # Larger files are reported (KC900) instead of parsed: libcst needs seconds and hundreds
 # of megabytes for them, and Keras training code is never that big.
 MAX_FILE_BYTES = 8 * 1024 * 1024
+# A notebook's size is mostly its outputs (plots, images): its code is limited later.
+MAX_NOTEBOOK_BYTES = 64 * 1024 * 1024
 
 _LONE_CR = re.compile(r"\r(?!\n)")
 
@@ -60,14 +62,15 @@ def read_bytes(path: str) -> bytes:
         raise SourceError("is a directory, not a file")
     if not stat.S_ISREG(info.st_mode):
         raise SourceError("not a regular file (a FIFO, socket or device): skipped")
-    if info.st_size > MAX_FILE_BYTES:
+    limit = MAX_NOTEBOOK_BYTES if path.endswith(".ipynb") else MAX_FILE_BYTES
+    if info.st_size > limit:
         raise SourceError(
             f"file is {info.st_size / 1_048_576:.1f} MiB, over the "
-            f"{MAX_FILE_BYTES // 1_048_576} MiB limit: skipped"
+            f"{limit // 1_048_576} MiB limit: skipped"
         )
     try:
         with open(path, "rb") as handle:
-            return handle.read(MAX_FILE_BYTES + 1)
+            return handle.read(limit + 1)
     except FileNotFoundError:
         raise SourceError("file not found (deleted while the scan ran)") from None
     except OSError as error:
