@@ -117,7 +117,9 @@ def check(
         raise
     except Exception as error:  # never a bare traceback: say what failed, exit 2
         _fail(f"internal error: {type(error).__name__}: {error} (please report it)")
-    if outcome.output:
+    if outcome.source is not None:  # encoding, BOM and line endings as they came in
+        click.get_binary_stream("stdout").write(outcome.source)
+    elif outcome.output:
         click.echo(outcome.output, nl=not outcome.output.endswith("\n"))
     for message in outcome.messages:
         click.echo(message, err=True)

@@ -746,3 +746,30 @@ def test_a_worker_killed_by_a_signal_costs_only_its_file(tmp_path: Path):
     assert [f for f in found if f[0] != "poison.py"] == [
         (f"model_{i}.py", "KC006", 2, 28) for i in range(6)
     ]
+
+
+STDIN_FIX_CASES = {
+    # input: the source --fix prints, byte for byte (and what it must not print instead)
+    "crlf": (GOOD.replace(b"\n", b"\r\n"), GOOD_FIXED.replace(b"\n", b"\r\n")),
+    "cr_only": (GOOD.replace(b"\n", b"\r"), GOOD_FIXED.replace(b"\n", b"\r")),
+    "bom": (b"\xef\xbb\xbf" + GOOD, b"\xef\xbb\xbf" + GOOD_FIXED),
+    "latin1_cookie": (
+        b"# coding: latin-1\n" + GOOD + b"s = '\xe9'\n",
+        b"# coding: latin-1\n" + GOOD_FIXED + b"s = '\xe9'\n",
+    ),
+    "no_final_newline": (GOOD.rstrip(b"\n"), GOOD_FIXED.rstrip(b"\n")),
+    "undecodable": (HEADER.encode() + b"s = '\xe9'\n", HEADER.encode() + b"s = '\xe9'\n"),
+    "nul": (HEADER.encode() + b"\x00", HEADER.encode() + b"\x00"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(STDIN_FIX_CASES))
+def test_stdin_fix_prints_the_source_byte_for_byte(tmp_path: Path, name: str):
+    """Editors replace their buffer with what `--fix -` prints: the input's encoding, BOM
+    and line endings must survive, and an unfixable input must come back unchanged (an
+    undecodable one came back as the KC900 message)."""
+    given, expected = STDIN_FIX_CASES[name]
+    result = run(
+        "--fix", "--no-cache", "--stdin-filename", "model.py", "-", cwd=tmp_path, stdin=given
+    )
+    assert result.stdout == expected

@@ -48,6 +48,7 @@ class CheckRequest:
 @dataclass
 class CheckOutcome:
     output: str = ""  # for stdout
+    source: Optional[bytes] = None  # stdin with --fix: the fixed source, byte for byte, for stdout
     messages: List[str] = field(default_factory=list)  # for stderr
     remaining: int = 0
     failed: bool = False
@@ -59,12 +60,11 @@ class _FileFix:
     fixed: List[Diagnostic]
     remaining: List[Diagnostic]
     diff: str = ""
-    new_text: Optional[str] = None
 
 
 def run_check(request: CheckRequest, resolver: SettingsResolver) -> CheckOutcome:
     outcome = CheckOutcome()
-    stdin_text: Optional[str] = None
+    stdin_source: Optional[bytes] = None
     if STDIN in request.paths:
         display = request.stdin_filename or STDIN
         settings = resolver.for_path(Path(display)) if request.stdin_filename else resolver.default_settings()
@@ -73,7 +73,8 @@ def run_check(request: CheckRequest, resolver: SettingsResolver) -> CheckOutcome
         if request.fix or request.diff:
             result = _fix_bytes(data, display, codes, request)
             found, fixed = result.remaining, result.fixed
-            stdin_text = result.new_text if request.fix and not request.diff else None
+            if request.fix and not request.diff:  # unfixable input goes back unchanged
+                stdin_source = data if result.new_bytes is None else result.new_bytes
             diff_texts = [result.diff] if result.diff else []
         else:
             found, fixed, diff_texts = lint_source_bytes(data, display, codes, display.endswith(NOTEBOOK_SUFFIX)), [], []
@@ -114,8 +115,8 @@ def run_check(request: CheckRequest, resolver: SettingsResolver) -> CheckOutcome
                 f"Would fix {count} problem{'s' if count != 1 else ''}." if count else "No fixes available."
             )
         return outcome
-    if stdin_text is not None:
-        outcome.output = stdin_text
+    if stdin_source is not None:
+        outcome.source = stdin_source
         return outcome
 
     from ..output import OutputOptions, render
@@ -252,7 +253,7 @@ def _fix_bytes(data: bytes, display: str, codes: Tuple[str, ...], request: Check
         )
         if diff and not diff.endswith("\n"):
             diff += "\n\\ No newline at end of file\n"
-    return _BytesFix(display, fixed, remaining, diff, new_text, new_bytes)
+    return _BytesFix(display, fixed, remaining, diff, new_bytes)
 
 
 def write_atomically(path: Path, data: bytes) -> None:
