@@ -40,7 +40,8 @@ def apply_edits(text: str, edits: Iterable[Edit], newline: str = "\n") -> str:
         if start < cursor:
             raise ValueError("overlapping edits")
         out.append(text[cursor:start])
-        out.append(content.replace("\n", newline) if newline != "\n" else content)
+        # Code a fix copies from the file may already end its lines with "\r\n".
+        out.append(content.replace("\r\n", "\n").replace("\n", newline) if newline != "\n" else content)
         cursor = end
     out.append(text[cursor:])
     return "".join(out)

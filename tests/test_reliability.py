@@ -773,3 +773,39 @@ def test_stdin_fix_prints_the_source_byte_for_byte(tmp_path: Path, name: str):
         "--fix", "--no-cache", "--stdin-filename", "model.py", "-", cwd=tmp_path, stdin=given
     )
     assert result.stdout == expected
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+ENDINGS = {
+    "crlf": lambda data: data.replace(b"\n", b"\r\n"),
+    "cr": lambda data: data.replace(b"\n", b"\r"),
+    "bom": lambda data: b"\xef\xbb\xbf" + data,
+}
+
+
+def test_fixes_do_not_depend_on_line_endings_or_bom(tmp_path: Path):
+    """Every fixture, fixed with --unsafe-fixes as LF, CRLF, CR and with a BOM: the same
+    result in each file's own line endings (a multi-line KC005 fix wrote "\\r\\r\\n")."""
+    fixtures = sorted(FIXTURES.glob("*.py"))
+    for fixture in fixtures:
+        write_files(tmp_path, {f"lf/{fixture.name}": fixture.read_bytes()})
+        for name, convert in ENDINGS.items():
+            write_files(tmp_path, {f"{name}/{fixture.name}": convert(fixture.read_bytes())})
+    result = run(
+        "--fix",
+        "--unsafe-fixes",
+        "--no-cache",
+        "--output-format",
+        "json",
+        ".",
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert result.returncode in (0, 1)
+    for fixture in fixtures:
+        fixed = (tmp_path / "lf" / fixture.name).read_bytes()
+        for name, convert in ENDINGS.items():
+            assert (tmp_path / name / fixture.name).read_bytes() == convert(fixed), (
+                name,
+                fixture.name,
+            )
