@@ -96,7 +96,7 @@ def decode_python(data: bytes) -> DecodedText:
         raise SourceError(f"bad encoding declaration: {error.msg}", error.lineno or 1) from None
     try:
         text = data.decode(encoding)
-    except (UnicodeDecodeError, LookupError) as error:
+    except Exception as error:  # a codec's own errors: punycode raises a bare UnicodeError
         row = _row_of_offset(data, getattr(error, "start", 0))
         raise SourceError(
             f"cannot decode file as {encoding}: {error}", row
