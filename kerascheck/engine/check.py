@@ -16,12 +16,18 @@ from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
 from ..config import Settings, SettingsResolver
-from ..diagnostics import Diagnostic, sort_diagnostics
+from ..diagnostics import UNANALYZABLE_CODE, Diagnostic, sort_diagnostics
 from ..fixes import FixOutcome, fix_python_text
 from ..registry import rules_for
 from .discovery import SourcePath, discover
 from .lint import lint_text, unanalyzable
-from .runner import NOTEBOOK_SUFFIX, Progress, check_files, lint_source_bytes
+from .runner import (
+    NOTEBOOK_SUFFIX,
+    Progress,
+    check_files,
+    lint_source_bytes,
+    unanalyzable_if_enabled,
+)
 from .sources import SourceError, decode_python, read_bytes
 
 STDIN = "-"
@@ -87,7 +93,7 @@ def run_check(request: CheckRequest, resolver: SettingsResolver) -> CheckOutcome
         sources, problems = discover(other_paths, resolver, force_exclude=request.force_exclude)
         for given, reason in problems:
             settings = resolver.for_path(Path(given))
-            if "KC900" in settings.codes:
+            if UNANALYZABLE_CODE in settings.codes:
                 found.append(unanalyzable(given, reason))
         files += len(sources)
         if request.fix or request.diff:
@@ -200,7 +206,7 @@ def _fix_file(source: SourcePath, request: CheckRequest) -> _FileFix:
     try:
         data = read_bytes(str(source.path))
     except SourceError as error:
-        return _FileFix(source.display, [], [unanalyzable(source.display, error.message, error.row)] if "KC900" in codes else [])
+        return _FileFix(source.display, [], unanalyzable_if_enabled(source.display, error, codes))
     result = _fix_bytes(data, source.display, codes, request)
     if request.fix and not request.diff and result.new_bytes is not None and result.new_bytes != data:
         try:

@@ -36,7 +36,7 @@ def lint_source_bytes(data: bytes, display: str, codes: Sequence[str], notebook:
     try:
         decoded = decode_python(data)
     except SourceError as error:
-        return _unanalyzable_if_enabled(display, error, codes)
+        return unanalyzable_if_enabled(display, error, codes)
     return lint_text(decoded.text, display, codes)
 
 
@@ -44,11 +44,11 @@ def lint_path(path: str, display: str, codes: Sequence[str]) -> List[Diagnostic]
     try:
         data = read_bytes(path)
     except SourceError as error:
-        return _unanalyzable_if_enabled(display, error, codes)
+        return unanalyzable_if_enabled(display, error, codes)
     return lint_source_bytes(data, display, codes, path.endswith(NOTEBOOK_SUFFIX))
 
 
-def _unanalyzable_if_enabled(display: str, error: SourceError, codes: Sequence[str]) -> List[Diagnostic]:
+def unanalyzable_if_enabled(display: str, error: SourceError, codes: Sequence[str]) -> List[Diagnostic]:
     if UNANALYZABLE_CODE not in codes:
         return []
     return [unanalyzable(display, error.message, error.row, error.column)]
