@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import pathspec
 
-from .registry import SelectionError, resolve_selection, validate_selectors
+from .catalog import SelectionError, resolve_selection, validate_selectors
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -1,5 +1,6 @@
-"""Generate the rule pages (``docs/rules/KC001.md`` ...) and the README's rule table from
-the registry, so documentation cannot drift from the code (a test checks it).
+"""Generate the rule pages (``docs/rules/KC001.md`` ...), the README's rule table and the
+rule catalog (``kerascheck/_catalog.py``) from the registry, so neither documentation nor
+catalog can drift from the code (a test checks it).
 
     python -m kerascheck.docgen          # rewrite the generated parts
     python -m kerascheck.docgen --check  # exit 1 if anything is out of date
@@ -46,8 +47,22 @@ def rules_table() -> str:
     return "\n".join(lines) + "\n"
 
 
+def catalog_module() -> str:
+    """What the engine needs to know of the rules before importing them (``catalog.py``)."""
+    lines = [
+        "# Generated from kerascheck/rules by `python -m kerascheck.docgen`; do not edit.",
+        "# Each rule's (code, name, trigger patterns, regex flags): see catalog.py.",
+        "RULES = (",
+    ]
+    for rule in all_rules():
+        patterns = tuple(p.pattern for p in rule.trigger.patterns)
+        lines.append(f"    ({rule.code!r}, {rule.name!r}, {patterns!r}, {rule.trigger.flags}),")
+    return "\n".join(lines + [")", ""])
+
+
 def expected_files(root: Path) -> Dict[Path, str]:
     files = {root / "docs" / "rules" / f"{rule.code}.md": rule_page(rule) for rule in all_rules()}
+    files[root / "kerascheck" / "_catalog.py"] = catalog_module()
     readme = root / "README.md"
     text = readme.read_text(encoding="utf-8")
     start, end = text.index(TABLE_START), text.index(TABLE_END)

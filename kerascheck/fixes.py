@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, List, Sequence, Tuple
 
-import libcst as cst
-
 from .diagnostics import Applicability, Diagnostic, Edit, Fix, Position
 
 
@@ -80,8 +78,10 @@ class FixOutcome:
 
 
 def _parses(text: str) -> bool:
+    import libcst  # only once there is a fix to check: a run without fixes never loads it
+
     try:
-        cst.parse_module(text)
+        libcst.parse_module(text)
     except Exception:
         return False
     return True

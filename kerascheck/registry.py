@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import textwrap
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import (
     TYPE_CHECKING,
     ClassVar,
@@ -19,7 +19,6 @@ from typing import (
     Iterable,
     List,
     Optional,
-    Pattern,
     Sequence,
     Tuple,
     Type,
@@ -28,6 +27,13 @@ from typing import (
 
 import libcst as cst
 
+from .catalog import (  # noqa: F401  (selection and triggers live in the catalog)
+    DOCS_URL,
+    SelectionError,
+    Trigger,
+    resolve_selection,
+    validate_selectors,
+)
 from .diagnostics import Applicability, Severity
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -42,31 +48,8 @@ DOC_SECTIONS = (
     "Known limits",
 )
 
-DOCS_URL = "https://github.com/kerascheck/kerascheck/blob/main/docs/rules/{code}.md"
-
 # --------------------------------------------------------------------------------------
 # Triggers: which files are worth parsing for a rule
-
-
-class Trigger:
-    """Text that every file a rule can report on contains: all of ``patterns`` (regular
-    expressions) occur in it. A file no selected rule's trigger matches is never parsed.
-
-    Each pattern is searched on its own: a pattern that starts with literal text is found
-    at the speed of a substring search, which one regular expression combining
-    several conditions (lookaheads) is not.
-    """
-
-    def __init__(self, *patterns: str, flags: int = 0) -> None:
-        if not patterns:
-            raise ValueError("a trigger needs at least one pattern")
-        self.patterns: Tuple[Pattern[str], ...] = tuple(re.compile(p, flags) for p in patterns)
-
-    def matches(self, text: str) -> bool:
-        return all(p.search(text) is not None for p in self.patterns)
-
-    def __repr__(self) -> str:
-        return f"Trigger({', '.join(repr(p.pattern) for p in self.patterns)})"
 
 
 # A layer given one unit: ``Dense(1)``, ``Dense(1, ...)``, ``Dense(units=1)``.
@@ -256,48 +239,6 @@ def get_rule(code_or_name: str) -> Optional[Type[Rule]]:
         if rule.code == key.upper() or rule.name == key.lower():
             return rule
     return None
-
-
-class SelectionError(ValueError):
-    """An unknown code, prefix or name in a selection."""
-
-
-def _expand(selector: str) -> List[str]:
-    """Codes matched by one selector: ``ALL``, a code, a code prefix, or a rule name."""
-    key = selector.strip()
-    if not key:
-        return []
-    codes = [r.code for r in all_rules()]
-    if key.upper() == "ALL":
-        return codes
-    upper = key.upper()
-    if upper.startswith("KC"):
-        matched = [c for c in codes if c.startswith(upper)]
-        if matched:
-            return matched
-    names = {r.name: r.code for r in all_rules()}
-    if key.lower() in names:
-        return [names[key.lower()]]
-    raise SelectionError(f"unknown rule code, prefix or name: {selector!r}")
-
-
-def validate_selectors(selectors: Iterable[str]) -> None:
-    for s in selectors:
-        _expand(s)
-
-
-def resolve_selection(
-    select: Optional[Iterable[str]] = None,
-    ignore: Iterable[str] = (),
-    extend_select: Iterable[str] = (),
-) -> Tuple[str, ...]:
-    """The enabled codes, sorted. The default selection is every rule."""
-    enabled = set()
-    for s in (["ALL"] if select is None else list(select)) + list(extend_select):
-        enabled.update(_expand(s))
-    for s in ignore:
-        enabled.difference_update(_expand(s))
-    return tuple(sorted(enabled))
 
 
 def rules_for(codes: Iterable[str]) -> List[Type[Rule]]:

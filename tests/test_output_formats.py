@@ -37,8 +37,7 @@ ROOT = Path("/work/project")
 
 
 def options(**changes: Any) -> OutputOptions:
-    rules = [get_rule("KC006"), get_rule("KC900")]
-    return OutputOptions(**{"root": ROOT, "cwd": ROOT, "rules": rules, **changes})
+    return OutputOptions(**{"root": ROOT, "cwd": ROOT, "rule_codes": ("KC006", "KC900"), **changes})
 
 
 def finding(**changes: Any) -> Diagnostic:

@@ -24,7 +24,8 @@ from hypothesis import strategies as st
 from kerascheck.config import CliOverrides, SettingsResolver
 from kerascheck.diagnostics import UNANALYZABLE_CODE, Diagnostic
 from kerascheck.engine.discovery import discover
-from kerascheck.engine.lint import RECURSION_LIMIT, lint_text
+from kerascheck.engine.analysis import RECURSION_LIMIT
+from kerascheck.engine.lint import lint_text
 from kerascheck.engine.nesting import find_excess_nesting
 from kerascheck.engine.runner import check_files, lint_source_bytes
 from kerascheck.fixes import fix_python_text

@@ -695,7 +695,7 @@ def test_ctrl_c_during_analysis_is_not_turned_into_a_finding(monkeypatch):
     """libcst's position provider raises KeyError from a ``finally`` while a Ctrl-C
     unwinds through it; the broad handler that turns rule bugs into KC900 must not
     swallow the interrupt (it did, and the run went on)."""
-    from kerascheck.engine import lint
+    from kerascheck.engine import analysis, lint
     from kerascheck.registry import resolve_selection
 
     def cleanup_failing_during_ctrl_c(*args: object) -> None:
@@ -704,7 +704,7 @@ def test_ctrl_c_during_analysis_is_not_turned_into_a_finding(monkeypatch):
         except KeyboardInterrupt:
             raise KeyError("node")  # noqa: B904 (as libcst's cleanup does, replacing the interrupt)
 
-    monkeypatch.setattr(lint.walk, "visit_batched", cleanup_failing_during_ctrl_c)
+    monkeypatch.setattr(analysis.walk, "visit_batched", cleanup_failing_during_ctrl_c)
     with pytest.raises(KeyboardInterrupt):
         lint.lint_text(GOOD.decode(), "model.py", resolve_selection())
 

@@ -18,7 +18,6 @@ from typing import List, Optional, Sequence, Tuple
 from ..config import Settings, SettingsResolver
 from ..diagnostics import UNANALYZABLE_CODE, Diagnostic, sort_diagnostics
 from ..fixes import FixOutcome, fix_python_text
-from ..registry import rules_for
 from .discovery import SourcePath, discover
 from .lint import lint_text, unanalyzable
 from .runner import (
@@ -131,7 +130,7 @@ def run_check(request: CheckRequest, resolver: SettingsResolver) -> CheckOutcome
     options = OutputOptions(
         root=_root(rules_settings, resolver),
         cwd=Path(os.getcwd()),
-        rules=rules_for(enabled),
+        rule_codes=tuple(enabled),
         color=request.color,
         unsafe_fixes=request.unsafe_fixes,
         files_checked=files,

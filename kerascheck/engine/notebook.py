@@ -23,7 +23,7 @@ from typing import Dict, FrozenSet, List, Optional, Sequence, Tuple, Union
 
 from ..diagnostics import UNANALYZABLE_CODE, Diagnostic, Edit, Fix, Position, sort_diagnostics
 from ..fixes import fix_python_text
-from .lint import lint_text, parse, unanalyzable
+from .lint import lint_text, unanalyzable
 from .sources import SourceError, decode_json_text, encode_text
 from .suppression import apply_suppressions, file_suppression
 
@@ -492,6 +492,8 @@ class _CellFixer:
 
     def parses(self, joined: str) -> bool:
         """Whether the program the fixed sources make still parses."""
+        from .analysis import parse  # only once a fix was made: libcst is loaded by then
+
         try:
             parse(self._program(joined).text)
         except Exception:  # libcst raises several types on invalid code

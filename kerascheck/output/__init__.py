@@ -11,25 +11,25 @@ The returned text is complete: it ends with a newline unless it is empty (``conc
 
 from __future__ import annotations
 
-from typing import Callable, Dict, Sequence
+import importlib
+from typing import Sequence
 
 from ..diagnostics import Diagnostic, sort_diagnostics
-from . import concise, full, github, json_format, json_lines, lsp, sarif
 from .common import OutputOptions
 from .lsp import to_lsp_diagnostic, utf16_column
 
 FORMATS = ("full", "concise", "json", "json-lines", "github", "sarif", "lsp")
 
-Renderer = Callable[[Sequence[Diagnostic], OutputOptions], str]
-
-_RENDERERS: Dict[str, Renderer] = {
-    "full": full.render,
-    "concise": concise.render,
-    "json": json_format.render,
-    "json-lines": json_lines.render,
-    "github": github.render,
-    "sarif": sarif.render,
-    "lsp": lsp.render,
+# Each format's module, imported only when it is used: ``full`` loads rich, ``sarif`` the
+# rules' documentation (and with it libcst), which a run printing ``concise`` never needs.
+_MODULES = {
+    "full": "full",
+    "concise": "concise",
+    "json": "json_format",
+    "json-lines": "json_lines",
+    "github": "github",
+    "sarif": "sarif",
+    "lsp": "lsp",
 }
 
 __all__ = ["FORMATS", "OutputOptions", "render", "to_lsp_diagnostic", "utf16_column"]
@@ -38,8 +38,9 @@ __all__ = ["FORMATS", "OutputOptions", "render", "to_lsp_diagnostic", "utf16_col
 def render(fmt: str, diagnostics: Sequence[Diagnostic], options: OutputOptions) -> str:
     """The text of ``diagnostics`` in the output format ``fmt`` (one of :data:`FORMATS`)."""
     try:
-        renderer = _RENDERERS[fmt]
+        module = _MODULES[fmt]
     except KeyError:
         expected = ", ".join(FORMATS)
         raise ValueError(f"unknown output format {fmt!r}; expected one of {expected}") from None
+    renderer = importlib.import_module(f"{__name__}.{module}").render
     return renderer(sort_diagnostics(list(diagnostics)), options)

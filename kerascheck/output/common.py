@@ -10,17 +10,17 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence, Type, Union
+from typing import Optional, Sequence, Union
 
 from ..diagnostics import Applicability, Diagnostic
-from ..registry import DOCS_URL, Rule
+from ..catalog import DOCS_URL
 
 
 @dataclass(frozen=True)
 class OutputOptions:
     root: Path  # the project root: SARIF URIs are relative to it
     cwd: Path  # diagnostics' paths are as the user gave them: relative to this, or absolute
-    rules: Sequence[Type[Rule]]  # the enabled rules (SARIF describes every one of them)
+    rule_codes: Sequence[str]  # the enabled rules (SARIF describes every one of them)
     color: bool = False
     # Unsafe fixes count as fixable (and get the `[*]` marker) only when they are enabled.
     unsafe_fixes: bool = False

@@ -29,7 +29,7 @@ from urllib.parse import quote
 
 from .. import __version__
 from ..diagnostics import Diagnostic, Severity
-from ..registry import Rule
+from ..registry import Rule, rules_for
 from .common import OutputOptions, absolute_path, notebook_prefix, one_based
 
 SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -113,7 +113,8 @@ def _root_uri(options: OutputOptions) -> str:
 
 
 def sarif_log(diagnostics: Sequence[Diagnostic], options: OutputOptions) -> Dict[str, Any]:
-    rule_index = {rule.code: index for index, rule in enumerate(options.rules)}
+    rules = rules_for(options.rule_codes)
+    rule_index = {rule.code: index for index, rule in enumerate(rules)}
     results = [
         _result(diagnostic, line_hash, rule_index, options)
         for diagnostic, line_hash in zip(diagnostics, _line_hashes(diagnostics))
@@ -122,7 +123,7 @@ def sarif_log(diagnostics: Sequence[Diagnostic], options: OutputOptions) -> Dict
         "name": "kerascheck",
         "version": __version__,
         "informationUri": INFORMATION_URI,
-        "rules": [_rule_descriptor(rule) for rule in options.rules],
+        "rules": [_rule_descriptor(rule) for rule in rules],
     }
     run = {
         "tool": {"driver": driver},

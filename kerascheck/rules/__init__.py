@@ -1,6 +1,8 @@
 """Every module in this package is a rule; importing the package registers them all.
 
-Adding a rule is adding a module here (copy an existing one); nothing else changes.
+Adding a rule is adding a module here (copy an existing one), then running
+``python -m kerascheck.docgen``, which writes its documentation page and its entry in the
+catalog the engine reads before it imports any rule; nothing else changes.
 """
 
 import importlib

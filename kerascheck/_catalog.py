@@ -1,0 +1,14 @@
+# Generated from kerascheck/rules by `python -m kerascheck.docgen`; do not edit.
+# Each rule's (code, name, trigger patterns, regex flags): see catalog.py.
+RULES = (
+    ('KC001', 'model-alias-training', ('\\.\\s*(?:compile|fit|fit_generator|train_on_batch)\\s*\\(', '(?m:^[ \\t]*(?:[A-Za-z_][\\w \\t.:\\[\\]]*=[ \\t]*[A-Za-z_]\\w*[ \\t]*(?:[;#].*)?$|[(\\[]?[ \\t]*\\*?[A-Za-z_][\\w \\t*]*,[\\w \\t,()\\[\\]*]*=[^=]))'), 0),
+    ('KC002', 'generator-reused-buffer', ('yield|__getitem__', 'zeros|empty|ones|full|ndarray'), 0),
+    ('KC003', 'lambda-drops-dimension', ('Lambda',), 0),
+    ('KC004', 'stateful-fit-without-reset', ('stateful',), 0),
+    ('KC005', 'stateful-shuffle', ('stateful',), 0),
+    ('KC006', 'optimizer-lr-argument', ('lr\\s*=',), 0),
+    ('KC007', 'probabilities-with-from-logits', ('from_logits|Crossentropy\\(\\s*True', 'oftmax|igmoid'), 0),
+    ('KC008', 'single-unit-softmax', ('oftmax', '\\(\\s*1\\s*[,)]|units\\s*=\\s*1\\b'), 0),
+    ('KC009', 'categorical-loss-single-unit', ('categorical_crossentropy|CategoricalCrossentropy', '\\(\\s*1\\s*[,)]|units\\s*=\\s*1\\b'), 0),
+    ('KC900', 'unanalyzable-file', ('eras',), 0),
+)
