@@ -9,7 +9,7 @@ import json
 import os
 import sys
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -89,7 +89,8 @@ class Settings:
         default=(), compare=False, repr=False
     )
 
-    @property
+    # Settings are immutable and asked once per file: computed once per settings object.
+    @cached_property
     def codes(self) -> Tuple[str, ...]:
         return resolve_selection(self.select, self.ignore, self.extend_select)
 
@@ -107,10 +108,11 @@ class Settings:
                 ignored.update(resolve_selection(list(selectors)))
         return tuple(c for c in codes if c not in ignored)
 
-    @property
+    @cached_property
     def exclude_spec(self) -> pathspec.PathSpec:
         return _spec(tuple(self.exclude) + tuple(self.extend_exclude))
 
+    @cached_property
     def fingerprint(self) -> str:
         """Changes whenever anything that affects findings changes (cache key)."""
         data = {

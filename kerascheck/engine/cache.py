@@ -36,9 +36,9 @@ def _code_fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
-def _entry_path(root: Path, path: Path) -> Path:
+def _entry_path(root: Path, path: Path) -> str:
     digest = hashlib.sha256(str(path).encode("utf-8", "surrogatepass")).hexdigest()
-    return root / CACHE_DIR / __version__ / digest[:2] / f"{digest[2:]}.json"
+    return os.path.join(root, CACHE_DIR, __version__, digest[:2], f"{digest[2:]}.json")
 
 
 def _key(path: Path, fingerprint: str) -> Optional[dict]:
@@ -83,9 +83,10 @@ class Cache:
             return
         target = _entry_path(self.root, path)
         try:
-            self._ensure_dir(target.parent)
+            folder = os.path.dirname(target)
+            self._ensure_dir(Path(folder))
             entry = {"key": key, "diagnostics": [d.to_dict() for d in diagnostics]}
-            handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".json")
+            handle, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
             try:
                 with os.fdopen(handle, "w", encoding="utf-8") as out:
                     json.dump(entry, out, ensure_ascii=False)

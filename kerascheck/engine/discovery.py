@@ -26,53 +26,51 @@ class SourcePath:
     settings: Settings
 
 
-class _GitIgnores:
-    """The .gitignore files of each folder, read once, matched relative to their folder."""
+# A folder's .gitignore: the folder's path with a trailing separator (what is matched is
+# the path below it), and its patterns.
+_GitIgnore = Tuple[str, pathspec.PathSpec]
 
-    def __init__(self) -> None:
-        self._specs: Dict[Path, Optional[pathspec.PathSpec]] = {}
 
-    def _spec(self, folder: Path) -> Optional[pathspec.PathSpec]:
-        if folder not in self._specs:
-            spec = None
-            ignore_file = folder / ".gitignore"
-            try:
-                with open(ignore_file, encoding="utf-8", errors="replace") as handle:
-                    spec = pathspec.GitIgnoreSpec.from_lines(handle.read().splitlines())
-            except OSError:
-                pass
-            self._specs[folder] = spec
-        return self._specs[folder]
+def _read_gitignore(folder: str) -> Optional[_GitIgnore]:
+    try:
+        with open(os.path.join(folder, ".gitignore"), encoding="utf-8", errors="replace") as handle:
+            lines = handle.read().splitlines()
+    except OSError:
+        return None
+    return os.path.join(folder, ""), pathspec.GitIgnoreSpec.from_lines(lines)
 
-    def ignored(self, path: Path, is_dir: bool, top: Path) -> bool:
-        """Whether a .gitignore in ``top`` or between it and ``path`` ignores ``path``."""
-        folder = path.parent
-        chain: List[Path] = []
-        while True:
-            chain.append(folder)
-            if folder == top or folder.parent == folder:
-                break
-            folder = folder.parent
-        for base in reversed(chain):
-            spec = self._spec(base)
-            if spec is None:
-                continue
-            relative = path.relative_to(base).as_posix() + ("/" if is_dir else "")
-            if spec.match_file(relative):
-                return True
-        return False
+
+def _gitignored(path: str, is_dir: bool, gitignores: Sequence[_GitIgnore]) -> bool:
+    """Whether a .gitignore of a folder above ``path`` ignores it (each one matched
+    relative to its own folder)."""
+    for base, spec in gitignores:
+        relative = path[len(base) :].replace(os.sep, "/") + ("/" if is_dir else "")
+        if spec.match_file(relative):
+            return True
+    return False
+
+
+def _relative_to_root(folder: Path, settings: Settings) -> Optional[str]:
+    """``folder`` relative to the project root as ``a/b/`` (``""`` at the root), or None
+    outside it."""
+    try:
+        relative = folder.relative_to(settings.root).as_posix()
+    except ValueError:
+        return None
+    return "" if relative == "." else relative + "/"
+
+
+def _excluded_name(name: str, folder_relative: Optional[str], is_dir: bool, settings: Settings) -> bool:
+    slash = "/" if is_dir else ""
+    spec = settings.exclude_spec
+    # A bare name like "build" matches that folder anywhere (gitignore semantics).
+    if spec.match_file(name + slash):
+        return True
+    return folder_relative is not None and folder_relative != "" and spec.match_file(folder_relative + name + slash)
 
 
 def _excluded(path: Path, is_dir: bool, settings: Settings) -> bool:
-    try:
-        relative = path.relative_to(settings.root).as_posix()
-    except ValueError:
-        relative = path.name
-    if is_dir:
-        relative += "/"
-    spec = settings.exclude_spec
-    # A bare name like "build" matches that folder anywhere (gitignore semantics).
-    return spec.match_file(relative) or spec.match_file(path.name + ("/" if is_dir else ""))
+    return _excluded_name(path.name, _relative_to_root(path.parent, settings), is_dir, settings)
 
 
 def _git_top(folder: Path) -> Path:
@@ -95,7 +93,6 @@ def discover(
     """The files to check, sorted, and the (path, reason) of named paths that are not files."""
     found: Dict[Path, SourcePath] = {}
     problems: List[Tuple[str, str]] = []
-    gitignores = _GitIgnores()
     for given in paths:
         absolute = Path(os.path.abspath(given))
         try:
@@ -108,11 +105,10 @@ def discover(
             problems.append((given, f"cannot read file: {error.strerror or error}"))
             continue
         if stat.S_ISDIR(info.st_mode):
-            for path in _walk(absolute, resolver, gitignores):
-                display = os.path.join(given, os.path.relpath(path, absolute))
-                if given in (".", "./"):
-                    display = os.path.relpath(path, absolute)
-                found.setdefault(path, SourcePath(path, display, resolver.for_path(path)))
+            prefix = "" if given in (".", "./") else os.path.join(given, "")
+            for path, settings in _walk(absolute, resolver):
+                display = prefix + path[len(str(absolute)) + 1 :]
+                found.setdefault(Path(path), SourcePath(Path(path), display, settings))
             continue
         settings = resolver.for_path(absolute)
         if force_exclude and (
@@ -133,31 +129,46 @@ def _parents_within(path: Path, root: Path) -> Iterator[Path]:
         yield parent
 
 
-def _walk(top: Path, resolver: SettingsResolver, gitignores: _GitIgnores) -> Iterator[Path]:
+def _gitignores_above(top: Path) -> List[_GitIgnore]:
+    """The .gitignore files from the repository root down to ``top``'s parent."""
     git_top = _git_top(top)
-    stack = [top]
+    folders: List[str] = []
+    folder = top
+    while folder != git_top and folder.parent != folder:
+        folder = folder.parent
+        folders.append(str(folder))
+    return [found for found in map(_read_gitignore, reversed(folders)) if found is not None]
+
+
+def _walk(top: Path, resolver: SettingsResolver) -> Iterator[Tuple[str, Settings]]:
+    """The Python files under ``top`` (as path strings: this loop is hot) and their settings."""
+    stack = [(str(top), _gitignores_above(top))]
     while stack:
-        folder = stack.pop()
-        settings = resolver.for_dir(folder)
+        folder, gitignores = stack.pop()
         try:
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
         except OSError:
             continue
+        if any(entry.name == ".gitignore" for entry in entries):
+            own = _read_gitignore(folder)
+            if own is not None:
+                gitignores = [*gitignores, own]
+        settings = resolver.for_dir(Path(folder))
+        folder_relative = _relative_to_root(Path(folder), settings)
         for entry in entries:
-            path = Path(entry.path)
             try:
                 # Links to folders are not followed: no loops, no escaping the tree.
                 is_dir = entry.is_dir(follow_symlinks=False)
-                is_file = entry.is_file(follow_symlinks=True) and not is_dir
+                is_file = not is_dir and entry.is_file(follow_symlinks=True)
             except OSError:
                 continue
-            if not (is_dir or is_file):
-                continue  # FIFOs, sockets, devices, dangling links
-            if _excluded(path, is_dir, settings):
+            if not (is_dir or is_file) or (is_file and os.path.splitext(entry.name)[1] not in PYTHON_SUFFIXES):
+                continue  # FIFOs, sockets, devices, dangling links; other files
+            if _excluded_name(entry.name, folder_relative, is_dir, settings):
                 continue
-            if settings.respect_gitignore and gitignores.ignored(path, is_dir, git_top):
+            if settings.respect_gitignore and _gitignored(entry.path, is_dir, gitignores):
                 continue
             if is_dir:
-                stack.append(path)
-            elif path.suffix in PYTHON_SUFFIXES:
-                yield path
+                stack.append((entry.path, gitignores))
+            else:
+                yield entry.path, settings

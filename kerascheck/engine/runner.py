@@ -119,7 +119,7 @@ def check_files(
 
 
 def _fingerprint(source: SourcePath, codes: Tuple[str, ...]) -> str:
-    return source.settings.fingerprint() + ":" + ",".join(codes)
+    return source.settings.fingerprint + ":" + ",".join(codes)
 
 
 def _pool(jobs: int) -> ProcessPoolExecutor:
