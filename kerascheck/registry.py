@@ -52,8 +52,22 @@ DOC_SECTIONS = (
 # Triggers: which files are worth parsing for a rule
 
 
-# A layer given one unit: ``Dense(1)``, ``Dense(1, ...)``, ``Dense(units=1)``.
-ONE_UNIT = r"\(\s*1\s*[,)]|units\s*=\s*1\b"
+# What may sit between two tokens inside brackets: whitespace, a comment, a line continuation.
+GAP = r"(?:\s|#[^\r\n]*[\r\n]|\\)"
+
+# A ``Dense`` layer given one unit, the only layer whose units the heads analysis reads, as
+# an integer literal (``1``, ``+1``, ``(1)``, ``0x1``) passed first or as ``units=`` (which
+# may follow other arguments, so it is looked for on its own). The call is ``Dense(1``
+# unless ``Dense`` is called under an alias: ``Dense as D``, or a statement ending in it
+# (``D = keras.layers.Dense``; an import of the bare name is no alias). The pattern starts
+# from the letter ``Dense`` and ``units`` share: one starting character is scanned for
+# fast, while alternatives without a common start are tried at every position of the text.
+_LITERAL_ONE = rf"(?:{GAP}|[(+])*(?:0[xXoObB][0_]*)?1(?![\w.])"
+ONE_UNIT = (
+    rf"n(?:(?<=\bDen)se(?:(?:{GAP}|\))*\({_LITERAL_ONE}|{GAP}+as\b"
+    r"|(?<!import Dense)(?<!,Dense)(?<!, Dense)(?=[^\S\r\n]*(?:[\r\n;#)\\]|\Z)))"
+    rf"|(?<=\bun)its{GAP}*={_LITERAL_ONE})"
+)
 
 
 # --------------------------------------------------------------------------------------

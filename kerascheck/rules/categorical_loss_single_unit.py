@@ -60,8 +60,9 @@ class CategoricalLossSingleUnit(Rule):
     code = "KC009"
     name = "categorical-loss-single-unit"
     summary = "`categorical_crossentropy` on a 1-unit output (loss identically 0)"
-    # A categorical loss, and a layer given one unit (first argument or ``units=``).
-    trigger = Trigger(r"categorical_crossentropy|CategoricalCrossentropy", ONE_UNIT)
+    # Categorical cross-entropy (as a string, a function or a class), passed to ``compile``,
+    # and a ``Dense`` of one unit.
+    trigger = Trigger(r"ategorical_crossentropy|ategoricalCrossentropy", r"compile", ONE_UNIT)
 
     VALID = [
         # Sparse categorical cross-entropy on a 10-unit softmax.
@@ -193,6 +194,22 @@ class CategoricalLossSingleUnit(Rule):
             third.compile(loss='BinaryCrossentropy')
             """,
         ),
+        # `Dense` imported under another name: the call does not say `Dense`.
+        Invalid(
+            """\
+            from keras.layers import Dense as Linear
+            from keras.models import Sequential
+            model = Sequential([Linear(16, activation="relu"), Linear(1, activation="sigmoid")])
+            model.compile(optimizer="adam", loss="categorical_crossentropy")
+            """,
+            line=4,
+            expected_fix="""\
+            from keras.layers import Dense as Linear
+            from keras.models import Sequential
+            model = Sequential([Linear(16, activation="relu"), Linear(1, activation="sigmoid")])
+            model.compile(optimizer="adam", loss="binary_crossentropy")
+            """,
+        ),
     ]
 
     def visit_Call(self, node: cst.Call) -> None:
@@ -202,6 +219,8 @@ class CategoricalLossSingleUnit(Rule):
         loss = compilation.loss
         if compilation.head.units != 1 or loss.name != "categorical_crossentropy":
             return
+        if isinstance(loss.reference, cst.SimpleString) and "\\" in loss.reference.value:
+            return  # the trigger knows the loss's name only when written without escapes
         written = "CategoricalCrossentropy" if loss.form == "class" else "categorical_crossentropy"
         line = self.context.line_of(compilation.head.layer) if compilation.head.layer else None
         where = f" (line {line})" if line else ""

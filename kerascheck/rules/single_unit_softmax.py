@@ -8,6 +8,7 @@ from ..context import FileContext
 from ..registry import ONE_UNIT, FixSpec, Invalid, Replace, Rule, Trigger, Valid, register
 from ..semantics.heads import OutputActivation, sibling_spelling
 from ..semantics.imports import KerasFlavor
+from ..semantics.literals import integer_value
 
 
 @register
@@ -63,7 +64,7 @@ class SingleUnitSoftmax(Rule):
     code = "KC008"
     name = "single-unit-softmax"
     summary = "softmax over a 1-unit output (always 1.0)"
-    # Softmax, and a layer given one unit (first argument or ``units=``).
+    # A softmax (a string, a function or the ``Softmax`` layer), and a ``Dense`` of one unit.
     trigger = Trigger(r"oftmax", ONE_UNIT)
 
     VALID = [
@@ -124,6 +125,13 @@ class SingleUnitSoftmax(Rule):
             inputs = keras.Input((10, 4))
             scores = keras.layers.Dense(1)(inputs)
             model = keras.Model(inputs, keras.layers.Softmax(axis=1)(scores))
+            """
+        ),
+        # An activation string written with an escape is not read as `softmax`.
+        Valid(
+            """\
+            import keras
+            model = keras.Sequential([keras.layers.Dense(1, activation="soft\\x6dax")])
             """
         ),
     ]
@@ -218,6 +226,46 @@ class SingleUnitSoftmax(Rule):
             line=2,
             count=1,
         ),
+        # `Dense` under a module-level alias; the one unit in parentheses after a comment.
+        Invalid(
+            """\
+            import keras
+            Head = keras.layers.Dense
+            model = keras.Sequential([
+                keras.layers.Dense(8),
+                Head(  # one probability
+                    (1), activation="softmax"),
+            ])
+            """,
+            line=6,
+            expected_fix="""\
+            import keras
+            Head = keras.layers.Dense
+            model = keras.Sequential([
+                keras.layers.Dense(8),
+                Head(  # one probability
+                    (1), activation="sigmoid"),
+            ])
+            """,
+        ),
+        # `units=` after the activation, on the next line.
+        Invalid(
+            """\
+            from tensorflow import keras
+            inputs = keras.Input((4,))
+            outputs = keras.layers.Dense(activation="softmax",
+                                         units=1)(inputs)
+            model = keras.Model(inputs, outputs)
+            """,
+            line=3,
+            expected_fix="""\
+            from tensorflow import keras
+            inputs = keras.Input((4,))
+            outputs = keras.layers.Dense(activation="sigmoid",
+                                         units=1)(inputs)
+            model = keras.Model(inputs, outputs)
+            """,
+        ),
     ]
 
     def __init__(self, context: FileContext) -> None:
@@ -230,9 +278,7 @@ class SingleUnitSoftmax(Rule):
         if not self._has_single_unit_layer:
             for index, arg in enumerate(node.args):
                 named_units = arg.keyword is not None and arg.keyword.value == "units"
-                if (named_units or (index == 0 and arg.keyword is None)) and (
-                    isinstance(arg.value, cst.Integer) and arg.value.value == "1"
-                ):
+                if (named_units or (index == 0 and arg.keyword is None)) and integer_value(arg.value) == 1:
                     self._has_single_unit_layer = True
 
     def leave_Module(self, original_node: cst.Module) -> None:
@@ -242,6 +288,8 @@ class SingleUnitSoftmax(Rule):
             activation = head.activation
             if head.units != 1 or activation is None or activation.name != "softmax":
                 continue
+            if isinstance(activation.value, cst.SimpleString) and "\\" in activation.value.value:
+                continue  # the trigger knows `softmax` only when written without escapes
             replacement = self._sigmoid(activation)
             fix = FixSpec.unsafe("Use `sigmoid` instead of `softmax`", replacement) if replacement else None
             self.report(
