@@ -7,7 +7,7 @@ RULES = (
     ('KC004', 'stateful-fit-without-reset', ('stateful',), 0),
     ('KC005', 'stateful-shuffle', ('stateful',), 0),
     ('KC006', 'optimizer-lr-argument', ('optimizers', 'lr(?:\\s|#[^\\r\\n]*[\\r\\n]|\\\\)*=(?!=)', '[(,](?:\\s|#[^\\r\\n]*[\\r\\n]|\\\\)*lr(?:\\s|#[^\\r\\n]*[\\r\\n]|\\\\)*=(?!=)'), 0),
-    ('KC007', 'probabilities-with-from-logits', ('from_logits|Crossentropy\\(\\s*True', 'oftmax|igmoid'), 0),
+    ('KC007', 'probabilities-with-from-logits', ('rossentropy', 'compile', 'oftmax|igmoid', '(?:from_logits(?:\\s|#[^\\r\\n]*[\\r\\n]|\\\\)*=|[(,])(?:(?:\\s|#[^\\r\\n]*[\\r\\n]|\\\\)|\\()*True\\b', 'Sequential|Model|Functional'), 0),
     ('KC008', 'single-unit-softmax', ('oftmax', 'n(?:(?<=\\bDen)se(?:(?:(?:\\s|#[^\\r\\n]*[\\r\\n]|\\\\)|\\))*\\((?:(?:\\s|#[^\\r\\n]*[\\r\\n]|\\\\)|[(+])*(?:0[xXoObB][0_]*)?1(?![\\w.])|(?:\\s|#[^\\r\\n]*[\\r\\n]|\\\\)+as\\b|(?<!import Dense)(?<!,Dense)(?<!, Dense)(?=[^\\S\\r\\n]*(?:[\\r\\n;#)\\\\]|\\Z)))|(?<=\\bun)its(?:\\s|#[^\\r\\n]*[\\r\\n]|\\\\)*=(?:(?:\\s|#[^\\r\\n]*[\\r\\n]|\\\\)|[(+])*(?:0[xXoObB][0_]*)?1(?![\\w.]))'), 0),
     ('KC009', 'categorical-loss-single-unit', ('ategorical_crossentropy|ategoricalCrossentropy', 'compile', 'n(?:(?<=\\bDen)se(?:(?:(?:\\s|#[^\\r\\n]*[\\r\\n]|\\\\)|\\))*\\((?:(?:\\s|#[^\\r\\n]*[\\r\\n]|\\\\)|[(+])*(?:0[xXoObB][0_]*)?1(?![\\w.])|(?:\\s|#[^\\r\\n]*[\\r\\n]|\\\\)+as\\b|(?<!import Dense)(?<!,Dense)(?<!, Dense)(?=[^\\S\\r\\n]*(?:[\\r\\n;#)\\\\]|\\Z)))|(?<=\\bun)its(?:\\s|#[^\\r\\n]*[\\r\\n]|\\\\)*=(?:(?:\\s|#[^\\r\\n]*[\\r\\n]|\\\\)|[(+])*(?:0[xXoObB][0_]*)?1(?![\\w.]))'), 0),
     ('KC900', 'unanalyzable-file', ('eras',), 0),

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from ..registry import FixSpec, Invalid, Replace, Rule, Trigger, Valid, register
+from ..registry import GAP, FixSpec, Invalid, Replace, Rule, Trigger, Valid, register
 from ..semantics.imports import KerasFlavor
 
 
@@ -71,9 +71,17 @@ class ProbabilitiesWithFromLogits(Rule):
     code = "KC007"
     name = "probabilities-with-from-logits"
     summary = "a softmax/sigmoid output trained with a loss created with `from_logits=True`"
-    # ``from_logits`` by keyword, or as the first parameter of a loss class.
-    # A loss told it gets logits, and a softmax or sigmoid somewhere.
-    trigger = Trigger(r"from_logits|Crossentropy\(\s*True", r"oftmax|igmoid")
+    # A cross-entropy loss class or function (its name is written in the call, an import
+    # or an alias) passed to ``compile``; a softmax or sigmoid output; ``True`` passed as
+    # ``from_logits=`` or by position (first to a loss class, which may be aliased, or third
+    # to a loss function in a ``lambda``); a model made by ``Sequential`` or ``Model``.
+    trigger = Trigger(
+        r"rossentropy",
+        r"compile",
+        r"oftmax|igmoid",
+        rf"(?:from_logits{GAP}*=|[(,])(?:{GAP}|\()*True\b",
+        r"Sequential|Model|Functional",
+    )
 
     VALID = [
         # Logits out, from_logits=True: the intended pairing.
@@ -128,6 +136,15 @@ class ProbabilitiesWithFromLogits(Rule):
             from mylib import Sequential, Dense, CrossEntropy
             model = Sequential([Dense(3, activation="softmax")])
             model.compile(loss=CrossEntropy(from_logits=True))
+            """
+        ),
+        # `from_logits` from a variable is not followed.
+        Valid(
+            """\
+            import keras
+            logits = True
+            model = keras.Sequential([keras.layers.Dense(3, activation="softmax")])
+            model.compile(loss=keras.losses.CategoricalCrossentropy(from_logits=logits))
             """
         ),
     ]
@@ -242,6 +259,40 @@ class ProbabilitiesWithFromLogits(Rule):
             model.compile(loss=functools.partial(tf.keras.losses.categorical_crossentropy, from_logits=False))
             """,
         ),
+        # The loss class under an alias, given `from_logits` by position.
+        Invalid(
+            """\
+            import keras
+            from keras.losses import BinaryCrossentropy as BCE
+            model = keras.Sequential([keras.layers.Dense(1, activation="sigmoid")])
+            model.compile(optimizer="adam", loss=BCE(True))
+            """,
+            line=4,
+            expected_fix="""\
+            import keras
+            from keras.losses import BinaryCrossentropy as BCE
+            model = keras.Sequential([keras.layers.Dense(1, activation="sigmoid")])
+            model.compile(optimizer="adam", loss=BCE(False))
+            """,
+        ),
+        # An aliased loss function in a lambda, `from_logits` third by position on its own line.
+        Invalid(
+            """\
+            import keras
+            from keras.losses import categorical_crossentropy as cce
+            model = keras.Sequential([keras.layers.Dense(4), keras.layers.Softmax()])
+            model.compile("adam", lambda y, p: cce(y, p,
+                                                   True))
+            """,
+            line=4,
+            expected_fix="""\
+            import keras
+            from keras.losses import categorical_crossentropy as cce
+            model = keras.Sequential([keras.layers.Dense(4), keras.layers.Softmax()])
+            model.compile("adam", lambda y, p: cce(y, p,
+                                                   False))
+            """,
+        ),
     ]
 
     def visit_Call(self, node: cst.Call) -> None:
@@ -253,6 +304,8 @@ class ProbabilitiesWithFromLogits(Rule):
         literal = loss.from_logits
         if activation is None or not activation.is_probability:
             return
+        if isinstance(activation.value, cst.SimpleString) and "\\" in activation.value.value:
+            return  # the trigger knows `softmax`/`sigmoid` only when written without escapes
         if literal is None or loss.is_from_logits is not True:
             return
         self.report(
