@@ -1,18 +1,19 @@
 """What a rule sees of the file it checks, and how its reports become diagnostics.
 
-Positions are the expensive part of libcst metadata, so they are computed once per file
-and only when a rule has reported something there.
+Positions are the expensive part of libcst metadata, so they are computed only for the
+nodes asked about (see :mod:`kerascheck.positions`).
 """
 
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Dict, List, Sequence
+from typing import List, Sequence
 
 import libcst as cst
-from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
+from libcst.metadata import CodeRange
 
 from .diagnostics import Diagnostic, Edit, Fix, Position
+from .positions import NodePositions
 from .registry import FixSpec, InsertAtTop, InsertStatementAfter, Replace, Report
 from .semantics import Semantics
 
@@ -35,7 +36,7 @@ class FileContext:
         return bool(self._reports)
 
     def position(self, node: cst.CSTNode) -> CodeRange:
-        """Where ``node`` is (computing every position of the file on first use)."""
+        """Where ``node`` is."""
         return self._positions[node]
 
     def line_of(self, node: cst.CSTNode) -> int:
@@ -53,10 +54,8 @@ class FileContext:
     # ---- for the engine --------------------------------------------------------------
 
     @cached_property
-    def _positions(self) -> Dict[cst.CSTNode, CodeRange]:
-        # The module is not copied, so the rules' nodes are the wrapper's nodes.
-        wrapper = MetadataWrapper(self.module, unsafe_skip_copy=True)
-        return dict(wrapper.resolve(PositionProvider))
+    def _positions(self) -> NodePositions:
+        return NodePositions(self.module, self.source)
 
     def diagnostics(self) -> List[Diagnostic]:
         out: List[Diagnostic] = []
