@@ -70,17 +70,22 @@ def entry(code_or_name: str) -> Optional[RuleEntry]:
 
 
 @lru_cache(maxsize=64)
-def _triggers(codes: Tuple[str, ...]) -> Tuple[Trigger, ...]:
+def _deciding(codes: Tuple[str, ...]) -> Tuple[RuleEntry, ...]:
     selected = [e for e in catalog() if e.code in codes]
     # KC900 is a by-product of parsing, not a reason to parse: a file no analysis rule
     # could match is skipped unparsed (unless KC900 is all that is selected).
-    analysis = [e for e in selected if e.code != UNANALYZABLE_CODE] or selected
-    return tuple(e.trigger for e in analysis)
+    return tuple(e for e in selected if e.code != UNANALYZABLE_CODE) or tuple(selected)
 
 
-def could_match(text: str, codes: Iterable[str]) -> bool:
-    """Whether any selected rule's trigger occurs in ``text`` (else parsing is pointless)."""
-    return any(trigger.matches(text) for trigger in _triggers(tuple(codes)))
+def rules_to_run(text: str, codes: Iterable[str]) -> Tuple[str, ...]:
+    """The selected rules whose trigger occurs in ``text``, with KC900 (selected) when
+    there is any: a rule whose trigger is absent cannot report, so it need not run, and
+    when none is left the file need not even be parsed."""
+    codes = tuple(codes)
+    running = [e.code for e in _deciding(codes) if e.trigger.matches(text)]
+    if running and UNANALYZABLE_CODE in codes and UNANALYZABLE_CODE not in running:
+        running.append(UNANALYZABLE_CODE)
+    return tuple(sorted(running))
 
 
 # --------------------------------------------------------------------------------------

@@ -53,8 +53,11 @@ def parse(text: str) -> cst.Module:
     return cst.parse_module(text)
 
 
-def parse_and_lint(text: str, path: str, codes: Tuple[str, ...], *, suppress: bool) -> List[Diagnostic]:
-    """Every finding of the selected rules in ``text``, which their triggers matched."""
+def parse_and_lint(
+    text: str, path: str, codes: Tuple[str, ...], running: Tuple[str, ...], *, suppress: bool
+) -> List[Diagnostic]:
+    """Every finding of the selected rules (``codes``) in ``text``, of which the rules in
+    ``running`` (whose triggers it matches) are run."""
     try:
         module = parse(text)
     except SourceError as error:  # too large or nested too deeply to parse safely
@@ -74,7 +77,7 @@ def parse_and_lint(text: str, path: str, codes: Tuple[str, ...], *, suppress: bo
             codes,
             suppress,
         )
-    return lint_module(module, text, path, codes, suppress=suppress)
+    return lint_module(module, text, path, codes, running, suppress=suppress)
 
 
 def _reraise_interrupt(error: Exception) -> None:
@@ -112,10 +115,11 @@ def lint_module(
     text: str,
     path: str,
     codes: Sequence[str],
+    running: Sequence[str],
     *,
     suppress: bool = True,
 ) -> List[Diagnostic]:
-    rules = _rules(tuple(codes))
+    rules = _rules(tuple(running))
     context = FileContext(path, text, module)
     visitors = [rule(context) for rule in rules]
     try:

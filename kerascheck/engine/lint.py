@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Iterable, List, Sequence
 
-from ..catalog import could_match
+from ..catalog import rules_to_run
 from ..diagnostics import (
     UNANALYZABLE_CODE,
     UNANALYZABLE_NAME,
@@ -43,11 +43,14 @@ def lint_text(
 ) -> List[Diagnostic]:
     """Every finding of the selected rules in a Python source text, sorted."""
     codes = tuple(codes)
-    if file_suppression(text).everything or not could_match(text, codes):
+    if file_suppression(text).everything:
+        return []
+    running = rules_to_run(text, codes)
+    if not running:
         return []
     from .analysis import parse_and_lint
 
-    return parse_and_lint(text, path, codes, suppress=suppress)
+    return parse_and_lint(text, path, codes, running, suppress=suppress)
 
 
 def finish(
