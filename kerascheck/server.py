@@ -33,6 +33,7 @@ from pygls.workspace import TextDocument
 from . import __version__
 from .config import CliOverrides, ConfigError, SettingsResolver
 from .diagnostics import UNANALYZABLE_CODE, Applicability, Diagnostic, Edit, Fix, Position
+from .engine.incremental import IncrementalParser
 from .engine.lint import lint_text
 from .engine.sources import newline_of
 from .engine.suppression import noqa_edit
@@ -96,6 +97,8 @@ class KerascheckServer(LanguageServer):
         super().__init__("kerascheck", __version__)
         self._resolver: Optional[SettingsResolver] = None
         self._findings: Dict[str, Findings] = {}
+        # Each open document's parser, which reuses the statements a change left alone.
+        self._parsers: Dict[str, IncrementalParser] = {}
         self._pending: Dict[str, asyncio.TimerHandle] = {}
         self._config_errors_shown: Set[str] = set()
 
@@ -154,7 +157,8 @@ class KerascheckServer(LanguageServer):
     def lint(self, document: TextDocument, text: str) -> List[Diagnostic]:
         # The buffer is already text (decoding is the editor's job), so the engine is
         # entered after the step that decodes files' bytes.
-        return lint_text(text, document.path or document.uri, self.codes_for(document))
+        parser = self._parsers.setdefault(document.uri, IncrementalParser())
+        return lint_text(text, document.path or document.uri, self.codes_for(document), incremental=parser)
 
     @property
     def positions(self) -> PositionConverter:
@@ -194,6 +198,7 @@ class KerascheckServer(LanguageServer):
     def clear(self, uri: str) -> None:
         self._cancel_pending(uri)
         self._findings.pop(uri, None)
+        self._parsers.pop(uri, None)
         self.text_document_publish_diagnostics(
             types.PublishDiagnosticsParams(uri=uri, diagnostics=[])
         )
@@ -441,4 +446,10 @@ def create_server() -> KerascheckServer:
 
 def serve() -> None:
     """Run the language server on stdin/stdout until the client says exit."""
+    # The CLI loads libcst and the rules only for a file it parses; an editor should not
+    # wait for that on the first file it opens.
+    from .engine import analysis  # noqa: F401
+    from .registry import all_rules
+
+    all_rules()
     create_server().start_io()

@@ -10,7 +10,7 @@ import ast
 import sys
 import traceback
 from functools import lru_cache
-from typing import List, Sequence, Tuple, Type
+from typing import List, Optional, Sequence, Tuple, Type
 
 import libcst as cst
 
@@ -18,6 +18,7 @@ from ..context import FileContext
 from ..diagnostics import Diagnostic
 from ..registry import Rule, rules_for
 from ..semantics import walk
+from .incremental import IncrementalParser
 from .lint import finish, unanalyzable
 from .nesting import find_excess_nesting
 from .sources import SourceError
@@ -36,9 +37,11 @@ def _rules(codes: Tuple[str, ...]) -> Tuple[Type[Rule], ...]:
     return tuple(rules_for(codes))
 
 
-def parse(text: str) -> cst.Module:
-    """libcst's parse, refusing first (SourceError) what would stall it or crash the
-    interpreter: huge texts, and nesting that overflows its native stack."""
+def parse(text: str, incremental: Optional[IncrementalParser] = None) -> cst.Module:
+    """libcst's parse (through ``incremental`` when given, which reuses the unchanged
+    statements of the text it parsed before), refusing first (SourceError) what would
+    stall it or crash the interpreter: huge texts, and nesting that overflows its native
+    stack."""
     if len(text) > MAX_SOURCE_CHARS:
         raise SourceError(
             f"file has {len(text) / 1e6:.1f} million characters of code, over the limit of "
@@ -50,16 +53,24 @@ def parse(text: str) -> cst.Module:
     limit = sys.getrecursionlimit()
     if limit < RECURSION_LIMIT:
         sys.setrecursionlimit(RECURSION_LIMIT)
+    if incremental is not None:
+        return incremental.parse(text)
     return cst.parse_module(text)
 
 
 def parse_and_lint(
-    text: str, path: str, codes: Tuple[str, ...], running: Tuple[str, ...], *, suppress: bool
+    text: str,
+    path: str,
+    codes: Tuple[str, ...],
+    running: Tuple[str, ...],
+    *,
+    suppress: bool,
+    incremental: Optional[IncrementalParser] = None,
 ) -> List[Diagnostic]:
     """Every finding of the selected rules (``codes``) in ``text``, of which the rules in
     ``running`` (whose triggers it matches) are run."""
     try:
-        module = parse(text)
+        module = parse(text, incremental)
     except SourceError as error:  # too large or nested too deeply to parse safely
         found = unanalyzable(path, error.message, error.row, error.column)
         return finish([found], text, codes, suppress)

@@ -8,7 +8,7 @@ triggers in the catalog) whether the file is worth parsing; only then is the lib
 
 from __future__ import annotations
 
-from typing import Iterable, List, Sequence
+from typing import TYPE_CHECKING, Iterable, List, Optional, Sequence
 
 from ..catalog import rules_to_run
 from ..diagnostics import (
@@ -20,6 +20,9 @@ from ..diagnostics import (
     sort_diagnostics,
 )
 from .suppression import apply_suppressions, file_suppression
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .incremental import IncrementalParser
 
 
 def unanalyzable(path: str, message: str, row: int = 1, column: int = 0) -> Diagnostic:
@@ -40,8 +43,10 @@ def lint_text(
     codes: Sequence[str],
     *,
     suppress: bool = True,
+    incremental: Optional["IncrementalParser"] = None,
 ) -> List[Diagnostic]:
-    """Every finding of the selected rules in a Python source text, sorted."""
+    """Every finding of the selected rules in a Python source text, sorted. An editor
+    passes the ``incremental`` parser of the document, which reuses what is unchanged."""
     codes = tuple(codes)
     if file_suppression(text).everything:
         return []
@@ -50,7 +55,7 @@ def lint_text(
         return []
     from .analysis import parse_and_lint
 
-    return parse_and_lint(text, path, codes, running, suppress=suppress)
+    return parse_and_lint(text, path, codes, running, suppress=suppress, incremental=incremental)
 
 
 def finish(
