@@ -19,6 +19,7 @@ _FILE_NOQA = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 _SPLIT = re.compile(r"[\s,]+")
+_ANY_NOQA = re.compile("noqa", re.IGNORECASE)
 
 # Every code suppressed (a bare noqa).
 ALL = frozenset({"*"})
@@ -65,6 +66,8 @@ def _comments(text: str) -> Dict[int, str]:
 def line_noqa(text: str) -> Dict[int, FrozenSet[str]]:
     """Row -> codes a ``# noqa`` on that row suppresses (``ALL`` for a bare one)."""
     table: Dict[int, FrozenSet[str]] = {}
+    if _ANY_NOQA.search(text) is None:
+        return table  # without tokenizing the whole file to find its comments
     for row, comment in _comments(text).items():
         match = _LINE_NOQA.search(comment)
         if not match:
