@@ -7,22 +7,25 @@ nodes asked about (see :mod:`kerascheck.positions`).
 from __future__ import annotations
 
 from functools import cached_property
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 import libcst as cst
 from libcst.metadata import CodeRange
 
 from .diagnostics import Diagnostic, Edit, Fix, Position
-from .positions import NodePositions
+from .positions import NodePositions, Positions
 from .registry import FixSpec, InsertAtTop, InsertStatementAfter, Replace, Report
 from .semantics import Semantics
 
 
 class FileContext:
-    def __init__(self, path: str, source: str, module: cst.Module) -> None:
+    def __init__(
+        self, path: str, source: str, module: cst.Module, positions: Optional[Positions] = None
+    ) -> None:
         self.path = path
         self.source = source
         self.module = module
+        self._known_positions = positions
         self.semantics = Semantics(module)
         self._reports: List[Report] = []
 
@@ -54,8 +57,8 @@ class FileContext:
     # ---- for the engine --------------------------------------------------------------
 
     @cached_property
-    def _positions(self) -> NodePositions:
-        return NodePositions(self.module, self.source)
+    def _positions(self) -> Positions:
+        return self._known_positions or NodePositions(self.module, self.source)
 
     def diagnostics(self) -> List[Diagnostic]:
         out: List[Diagnostic] = []

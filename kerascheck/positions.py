@@ -16,13 +16,17 @@ real files); only the work is smaller.
 from __future__ import annotations
 
 from bisect import bisect_right
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Protocol, Tuple
 
 import libcst as cst
 from libcst.metadata import CodePosition, CodeRange, MetadataWrapper, PositionProvider
 from libcst.metadata.position_provider import NEWLINE_RE, PositionProvidingCodegenState
 
 from .semantics import walk
+
+
+class Positions(Protocol):
+    def __getitem__(self, node: cst.CSTNode) -> CodeRange: ...
 
 
 class NodePositions:
@@ -48,12 +52,7 @@ class NodePositions:
                 self._generate_statement(index)
             found = self._known[node]
         where, shift = found
-        if not shift:
-            return where
-        return CodeRange(
-            CodePosition(where.start.line + shift, where.start.column),
-            CodePosition(where.end.line + shift, where.end.column),
-        )
+        return moved_down(where, shift)
 
     def _statement_holding(self, node: cst.CSTNode) -> Optional[int]:
         if self._statement_index is None:
@@ -90,9 +89,9 @@ class NodePositions:
         rows = self._counted_rows
         while len(rows) <= index:
             if rows:
-                rows.append(rows[-1] + _rows_in(module.code_for_node(module.body[len(rows) - 1])))
+                rows.append(rows[-1] + rows_in(module.code_for_node(module.body[len(rows) - 1])))
             else:
-                rows.append(1 + sum(_rows_in(module.code_for_node(line)) for line in module.header))
+                rows.append(1 + sum(rows_in(module.code_for_node(line)) for line in module.header))
         return rows[index]
 
     def _generate_whole_module(self) -> None:
@@ -103,6 +102,15 @@ class NodePositions:
             self._whole_module_done = True
 
 
-def _rows_in(code: str) -> int:
+def moved_down(where: CodeRange, rows: int) -> CodeRange:
+    if not rows:
+        return where
+    return CodeRange(
+        CodePosition(where.start.line + rows, where.start.column),
+        CodePosition(where.end.line + rows, where.end.column),
+    )
+
+
+def rows_in(code: str) -> int:
     """How many line ends ``code`` has, counted as libcst's position tracking does."""
     return len(NEWLINE_RE.findall(code))

@@ -16,6 +16,7 @@ import libcst as cst
 
 from ..context import FileContext
 from ..diagnostics import Diagnostic
+from ..positions import Positions
 from ..registry import Rule, rules_for
 from ..semantics import walk
 from .incremental import IncrementalParser
@@ -88,7 +89,8 @@ def parse_and_lint(
             codes,
             suppress,
         )
-    return lint_module(module, text, path, codes, running, suppress=suppress)
+    positions = incremental.positions_for(module) if incremental is not None else None
+    return lint_module(module, text, path, codes, running, suppress=suppress, positions=positions)
 
 
 def _reraise_interrupt(error: Exception) -> None:
@@ -129,9 +131,10 @@ def lint_module(
     running: Sequence[str],
     *,
     suppress: bool = True,
+    positions: Optional[Positions] = None,
 ) -> List[Diagnostic]:
     rules = _rules(tuple(running))
-    context = FileContext(path, text, module)
+    context = FileContext(path, text, module, positions)
     visitors = [rule(context) for rule in rules]
     try:
         if visitors:

@@ -25,7 +25,9 @@ from functools import cached_property
 from typing import Dict, List, Optional, Set, Tuple
 
 import libcst as cst
+from libcst.metadata import CodeRange
 
+from ..positions import NodePositions, Positions, moved_down, rows_in
 from ..semantics import walk
 
 _LINE_END = re.compile(r"\r\n|\n")
@@ -33,6 +35,7 @@ _LINE_END = re.compile(r"\r\n|\n")
 
 @dataclass(frozen=True)
 class _Chunk:
+    text: str
     module: cst.Module
     # Whether some block of the chunk is indented by the module's default indentation,
     # which a chunk detects on its own: then chunks must agree on it.
@@ -48,6 +51,45 @@ class _Chunk:
             statements[0] = head.with_changes(leading_lines=(*self.module.header, *head.leading_lines))
         return tuple(statements)
 
+    @cached_property
+    def _nodes(self) -> Dict[int, cst.CSTNode]:
+        """Every node of the chunk by id, the merged first statement standing for the
+        parsed one (same place)."""
+        nodes = {id(inner): inner for statement in self.module.body for inner in walk.walk(statement)}
+        nodes[id(self.statements_after_the_first_chunk[0])] = self.module.body[0]
+        return nodes
+
+    @cached_property
+    def _positions(self) -> NodePositions:
+        return NodePositions(self.module, self.text)
+
+    def position(self, node: cst.CSTNode) -> Optional[CodeRange]:
+        """Where ``node`` is in the chunk (rows counted from its first line), if it is
+        one of the chunk's: computed once for as long as the chunk is reused."""
+        own = self._nodes.get(id(node))
+        return None if own is None else self._positions[own]
+
+
+class _AssembledPositions:
+    """Positions in a module put together from chunks: each chunk's own, moved down to
+    the row the chunk starts on."""
+
+    def __init__(self, module: cst.Module, text: str, chunks: List[_Chunk]) -> None:
+        self._chunks = chunks
+        self._first_rows: List[int] = []
+        row = 1
+        for chunk in chunks:
+            self._first_rows.append(row)
+            row += rows_in(chunk.text)
+        self._whole = NodePositions(module, text)  # for the module's own trivia
+
+    def __getitem__(self, node: cst.CSTNode) -> CodeRange:
+        for chunk, first_row in zip(self._chunks, self._first_rows):
+            where = chunk.position(node)
+            if where is not None:
+                return moved_down(where, first_row - 1)
+        return self._whole[node]
+
 
 class IncrementalParser:
     """``parse(text)`` equals ``cst.parse_module(text)`` for analysis, reusing the
@@ -55,8 +97,17 @@ class IncrementalParser:
 
     def __init__(self) -> None:
         self._chunks: Dict[str, _Chunk] = {}
+        self._last: Optional[Tuple[cst.Module, Positions]] = None
+
+    def positions_for(self, module: cst.Module) -> Optional[Positions]:
+        """Positions in the module this parser gave last, reusing those of the chunks it
+        reused (None for any other module)."""
+        if self._last is not None and self._last[0] is module:
+            return self._last[1]
+        return None
 
     def parse(self, text: str) -> cst.Module:
+        self._last = None
         pieces = _split(text)
         if pieces is None or len(pieces) < 2:
             self._chunks = {}
@@ -74,7 +125,10 @@ class IncrementalParser:
         # What the next version may reuse: this version's chunks.
         self._chunks = dict(zip(pieces, chunks))
         module = _assemble(chunks)
-        return module if module is not None else cst.parse_module(text)
+        if module is None:
+            return cst.parse_module(text)
+        self._last = (module, _AssembledPositions(module, text, chunks))
+        return module
 
 
 def _parse_chunk(piece: str) -> _Chunk:
@@ -82,7 +136,7 @@ def _parse_chunk(piece: str) -> _Chunk:
     uses_default_indent = any(
         isinstance(node, cst.IndentedBlock) and node.indent is None for node in walk.walk(module)
     )
-    return _Chunk(module, uses_default_indent)
+    return _Chunk(piece, module, uses_default_indent)
 
 
 def _split(text: str) -> Optional[List[str]]:
