@@ -11,7 +11,8 @@ both alike:
   (warm cache), with all cores;
 - ``ruff check --no-cache`` with its default rules, the speed reference;
 - ``kerascheck check`` of one 1,000-line file, end to end (what an editor or a pre-commit
-  run on one file waits for);
+  run on one file waits for): a clean training script, and the same script with one
+  finding (an optimizer built with ``lr=``), which must be parsed and analysed;
 
 and prints medians, the ratios to ruff, and the peak memory of a cold run.
 """
@@ -83,8 +84,9 @@ def _make_notebooks(target: Path) -> None:
         (folder / f"nb{index:03d}.ipynb").write_text(json.dumps(notebook, indent=1), encoding="utf-8")
 
 
-def one_thousand_line_file(path: Path) -> None:
-    """A realistic 1,000-line training script (model code with every trigger word)."""
+def one_thousand_line_file(path: Path, with_finding: bool = False) -> None:
+    """A realistic 1,000-line training script (model code with every trigger word), clean
+    or with one finding."""
     block = '''
 def build_model_{i}(units=64, stateful=False):
     model = keras.Sequential()
@@ -113,7 +115,10 @@ def train_{i}(x, y):
     while sum(part.count("\n") for part in body) < 1000:
         body.append(block.format(i=i))
         i += 1
-    path.write_text("".join(body), encoding="utf-8")
+    text = "".join(body)
+    if with_finding:
+        text = text.replace("learning_rate=1e-3", "lr=1e-3", 1)
+    path.write_text(text, encoding="utf-8")
 
 
 def timed(command: Sequence[str], cwd: Path) -> float:
@@ -158,14 +163,20 @@ def main() -> int:
     size = count_lines(corpus)
     single = Path(tempfile.mkdtemp(prefix="kerascheck-one-")) / "train.py"
     one_thousand_line_file(single)
+    flagged = single.with_name("train_flagged.py")
+    one_thousand_line_file(flagged, with_finding=True)
 
-    results: Dict[str, List[float]] = {"cold": [], "warm": [], "ruff": [], "one_file": []}
+    names = ("cold", "warm", "ruff", "one_file", "one_file_with_finding")
+    results: Dict[str, List[float]] = {name: [] for name in names}
     subprocess.run([*kerascheck, "."], cwd=corpus, stdout=subprocess.DEVNULL)  # fill the cache
     for _ in range(args.runs):
         results["ruff"].append(timed([ruff, "check", "--no-cache", "--exit-zero", "--quiet", "."], corpus))
         results["cold"].append(timed([*kerascheck, "--no-cache", "."], corpus))
         results["warm"].append(timed([*kerascheck, "."], corpus))
         results["one_file"].append(timed([*kerascheck, "--no-cache", str(single)], single.parent))
+        results["one_file_with_finding"].append(
+            timed([*kerascheck, "--no-cache", str(flagged)], single.parent)
+        )
     memory = peak_memory_mib([*kerascheck, "--no-cache", "."], corpus)
 
     median = {name: statistics.median(values) for name, values in results.items()}
@@ -178,6 +189,7 @@ def main() -> int:
         "warm_vs_ruff": round(median["warm"] / median["ruff"], 2),
         "peak_memory_mib": round(memory, 1),
         "one_1000_line_file_ms": round(median["one_file"] * 1000),
+        "one_1000_line_file_with_a_finding_ms": round(median["one_file_with_finding"] * 1000),
     }
     print(json.dumps(report, indent=2))
     return 0
