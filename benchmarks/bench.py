@@ -156,6 +156,13 @@ def main() -> int:
         ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
     kerascheck = [sys.executable, "-m", "kerascheck", "check", "--exit-zero", "--output-format", "concise"]
 
+    # An installed package comes with its bytecode (pip compiles it); an editable checkout
+    # run with PYTHONDONTWRITEBYTECODE would compile every module on every start instead.
+    import compileall
+    import kerascheck
+
+    compileall.compile_dir(Path(kerascheck.__file__).parent, quiet=1)
+
     corpus = args.corpus or Path(tempfile.mkdtemp(prefix="kerascheck-bench-"))
     if not any(corpus.rglob("*.py")):
         print(f"assembling the corpus in {corpus} ...", flush=True)
