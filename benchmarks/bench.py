@@ -20,6 +20,7 @@ and prints medians, the ratios to ruff, and the peak memory of a cold run.
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import platform
@@ -32,6 +33,8 @@ import time
 import zipfile
 from pathlib import Path
 from typing import Dict, List, Sequence
+
+import kerascheck
 
 PACKAGES = ("keras==3.6.0", "tf-keras==2.17.0", "keras-hub==0.18.1", "keras-cv==0.9.0")
 NOTEBOOKS = 60  # notebooks made from the corpus's example-like files
@@ -158,9 +161,6 @@ def main() -> int:
 
     # An installed package comes with its bytecode (pip compiles it); an editable checkout
     # run with PYTHONDONTWRITEBYTECODE would compile every module on every start instead.
-    import compileall
-    import kerascheck
-
     compileall.compile_dir(Path(kerascheck.__file__).parent, quiet=1)
 
     corpus = args.corpus or Path(tempfile.mkdtemp(prefix="kerascheck-bench-"))
