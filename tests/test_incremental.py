@@ -88,3 +88,20 @@ def test_repeated_statements_are_distinct_nodes():
     """The analysis tells nodes apart by identity."""
     module = IncrementalParser().parse("model.fit(x)\nmodel.fit(x)\n")
     assert module.body[0] is not module.body[1]
+
+
+
+def test_a_chunk_that_fails_to_parse_falls_back_to_the_whole_text(monkeypatch):
+    """Python may accept what libcst rejects: then the whole text is parsed, so that an
+    error is the whole text's, at its row, not a chunk's."""
+    from kerascheck.engine import incremental
+
+    def failing(piece: str):
+        raise ValueError("libcst rejects this chunk")
+
+    monkeypatch.setattr(incremental, "_parse_chunk", failing)
+    text = "import keras\n\n\nopt = keras.optimizers.Adam(lr=0.1)\n"
+    parser = IncrementalParser()
+    assert parser.parse(text).code == text
+    assert parser.positions_for(parser.parse(text)) is None  # a whole parse's module
+    assert lint_text(text, "t.py", CODES, incremental=parser) == lint_text(text, "t.py", CODES)

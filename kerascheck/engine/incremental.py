@@ -109,9 +109,18 @@ class IncrementalParser:
     def parse(self, text: str) -> cst.Module:
         self._last = None
         pieces = _split(text)
-        if pieces is None or len(pieces) < 2:
+        module = None
+        if pieces is not None and len(pieces) > 1:
+            try:
+                module = self._parse_pieces(text, pieces)
+            except Exception:  # a chunk libcst rejects: the whole text's error is reported
+                module = None
+        if module is None:
             self._chunks = {}
             return cst.parse_module(text)
+        return module
+
+    def _parse_pieces(self, text: str, pieces: List[str]) -> Optional[cst.Module]:
         chunks: List[_Chunk] = []
         used: Set[int] = set()
         for piece in pieces:
@@ -125,9 +134,8 @@ class IncrementalParser:
         # What the next version may reuse: this version's chunks.
         self._chunks = dict(zip(pieces, chunks))
         module = _assemble(chunks)
-        if module is None:
-            return cst.parse_module(text)
-        self._last = (module, _AssembledPositions(module, text, chunks))
+        if module is not None:
+            self._last = (module, _AssembledPositions(module, text, chunks))
         return module
 
 
