@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Dict, Iterable, Iterator, List, Mapping, Optio
 import libcst as cst
 
 from ..semantics import walk
-from ..registry import FixSpec, Invalid, Replace, Rule, Trigger, Valid, register
+from ..registry import GAP, FixSpec, Invalid, Replace, Rule, Trigger, Valid, register
 from ..semantics.arrays import ArrayFacts, ArrayRef
 from ..semantics.imports import dotted_name
 
@@ -15,6 +15,52 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..context import FileContext
 
 _KERAS_DATASETS = ("utils.Sequence", "utils.PyDataset", "Sequence", "PyDataset")
+
+# ---- Trigger ---------------------------------------------------------------------------
+# A finding needs a call that ``ArrayFacts.allocation`` resolves, through the import table,
+# to a numpy allocator. Its callee is spelled in one of these ways (the table resolves star
+# imports to Keras only, and a deeper attribute such as ``np.random.zeros`` is not numpy's):
+#   numpy.zeros(...)      after ``import numpy`` (or ``import numpy.x``)
+#   np.zeros(...)         after ``import numpy as np``
+#   xp.zeros(...)         after module-level aliases ``xp = np`` or ``xp = numpy`` (chains
+#                         of them start with one of these)
+#   zeros(...), z(...)    after ``from numpy import zeros [as z]``, ``import numpy.zeros as
+#                         z``, or a module-level alias ``z = np.zeros`` (spelled as above)
+# with whitespace, comments, line continuations and parentheses wherever the grammar allows
+# them (``(np) . zeros``).
+
+# Between the tokens of a dotted name, and around it.
+_SPACE = rf"(?:{GAP}|[()])*"
+_ALLOCATOR = r"(?:(?:zeros|empty|ones|full)(?:_like)?|ndarray)\b"
+# Where a statement ends after a bare name: ``xp = np``, ``xp = (np)  # numpy``.
+_STATEMENT_END = r"(?:[^\S\r\n]|[)\\])*(?:[#;\r\n]|\Z)"
+# What follows an allocator's name where it is called (``(``, perhaps after closing
+# parentheses, or on the next line inside brackets) or aliased (``as``, a statement end).
+_CALLED_OR_ALIASED = r"(?:[^\S\r\n]|[)\\])*(?:[(#;\r\n]|as\b|\Z)"
+_ATTRIBUTE_ALLOCATOR = rf"{_SPACE}\.{_SPACE}{_ALLOCATOR}{_CALLED_OR_ALIASED}"
+# ``import numpy as ``, ``import os, numpy as ``, across line continuations.
+_IMPORT_NUMPY_AS = rf"import\b(?:[^\r\n;#\\]|\\[\s\S])*?numpy{_SPACE}as\b{_SPACE}"
+# The characters of an alias as an import writes it: anything up to what ends it there
+# (not ``\w``, which would cut short an identifier with other characters).
+_ALIAS_CHAR = r"[^\s,;#\\)]"
+# Whether some callee resolves to a numpy allocator. Each branch looks through the whole
+# text from its start, because the import table is flow-insensitive: an alias may be bound
+# after its use. Greedy ``[\s\S]*`` followed by literal text backtracks fast.
+_NUMPY_ALLOCATOR = (
+    r"\A(?:"
+    # numpy.zeros; from numpy import ... zeros; numpy as a bare value (``xp = numpy``,
+    # and so also ``import numpy``, as a trigger cannot tell the two apart cheaply).
+    rf"(?=[\s\S]*numpy(?<![\w.]numpy)(?:{_ATTRIBUTE_ALLOCATOR}"
+    rf"|{_SPACE}import\b[\s\S]*?\b{_ALLOCATOR}|{_STATEMENT_END}))"
+    # The first ``import numpy as np``: np.zeros (or anything ending in np, such as
+    # jnp.zeros: looking for a name's start costs more than it saves), or ``xp = np``, or
+    # another ``import numpy as`` under another name, which this pattern does not follow.
+    rf"|(?=[\s\S]*?{_IMPORT_NUMPY_AS}({_ALIAS_CHAR}+))"
+    rf"(?=[\s\S]*\1{_ATTRIBUTE_ALLOCATOR}"
+    rf"|[\s\S]*={_SPACE}\1{_STATEMENT_END}"
+    rf"|[\s\S]*{_IMPORT_NUMPY_AS}(?!\1(?!{_ALIAS_CHAR})){_ALIAS_CHAR})"
+    r")"
+)
 
 
 @register
@@ -84,8 +130,18 @@ class GeneratorReusedBuffer(Rule):
         "returns an array allocated once outside its loop and mutated in place inside it, "
         "without copying"
     )
-    # Both somewhere that hands out batches and a numpy allocation, anywhere in the file.
-    trigger = Trigger(r"yield|__getitem__", r"zeros|empty|ones|full|ndarray")
+    # Cheapest first. Every numpy allocator is reached through an import of ``numpy``.
+    # Batches leave through a ``yield``, or the ``__getitem__`` of a class whose base names
+    # ``Sequence``/``PyDataset`` (directly, by alias, or through a base class of this file).
+    # The allocator's name is called or aliased (see ``_CALLED_OR_ALIASED``), and that
+    # callee resolves to numpy (see ``_NUMPY_ALLOCATOR``).
+    trigger = Trigger(
+        r"numpy",
+        r"yield|__getitem__",
+        rf"\b{_ALLOCATOR}{_CALLED_OR_ALIASED}",
+        _NUMPY_ALLOCATOR,
+        r"yield|Sequence|PyDataset",
+    )
 
     VALID = [
         # A fresh array for every batch (the seed's fixed generator).
@@ -481,6 +537,60 @@ class GeneratorReusedBuffer(Rule):
                     frames[:] = self.video[index * 16:(index + 1) * 16]
                     return frames.copy(), frames[:, 0, 0].copy()
             """,
+        ),
+        # Edges of the trigger. The allocator named only where it is imported under an
+        # alias (never followed by `(`).
+        Invalid(
+            """\
+            from numpy import zeros as blank
+
+            def batches(source, n):
+                x = blank((n, 4))
+                for start in range(0, len(source), n):
+                    x[:] = source[start:start + n]
+                    yield x
+            """,
+            line=7,
+            message="`x` is allocated once (line 4)",
+        ),
+        # A module-level alias of numpy's alias, bound after its use; the call spread over
+        # lines with a comment (the text never says `np.empty`).
+        Invalid(
+            """\
+            import numpy as np
+
+            def frames(video, n):
+                x = (xp  # numpy, or cupy on a GPU
+                     .empty((n, 64)))
+                while True:
+                    x[:] = video.read(n)
+                    yield x
+
+            xp = np
+            """,
+            line=8,
+        ),
+        # numpy imported a second time under another name, which allocates; the dataset
+        # class imported under an alias.
+        Invalid(
+            """\
+            import numpy as np
+            from keras.utils import PyDataset as Dataset
+
+            class Windows(Dataset):
+                def __init__(self, series, **kwargs):
+                    import numpy as array_lib
+                    super().__init__(**kwargs)
+                    self.series = series
+                    self.window = array_lib.full((32, 8), np.nan)
+                def __len__(self):
+                    return len(self.series) // 32
+                def __getitem__(self, index):
+                    self.window[:] = self.series[index * 32:(index + 1) * 32]
+                    return self.window
+            """,
+            line=14,
+            message="`PyDataset`",
         ),
     ]
 
