@@ -4,7 +4,8 @@ A trigger decides, from the text alone, whether a file is worth parsing for a ru
 tighter than the analysis would silently lose findings. Each text below is linted with
 the triggers switched off, and every rule that then reports must have a trigger that
 matches the text. The texts are every rule's own snippets (each rule's snippets are also
-run through every other rule), the fixtures, the examples, and random Keras programs.
+run through every other rule), the fixtures, the examples, and random Keras programs,
+each also with CRLF and CR line endings (a pattern anchored at ``$`` misses ``\r\n``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Iterator, List, Tuple
 
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 
 from kerascheck.diagnostics import UNANALYZABLE_CODE
 from kerascheck.engine import lint
@@ -50,14 +52,19 @@ def missed_by_trigger(text: str, monkeypatch: pytest.MonkeyPatch) -> List[str]:
     return [code for code in reports_without_triggers(text, monkeypatch) if not get_rule(code).trigger.matches(text)]
 
 
+NEWLINES = ["\n", "\r\n", "\r"]
+
+
+@pytest.mark.parametrize("newline", NEWLINES, ids=["LF", "CRLF", "CR"])
 @pytest.mark.parametrize("name,text", list(_texts()), ids=lambda value: value if len(value) < 60 else "")
-def test_trigger_matches_every_text_its_rule_reports_on(name: str, text: str, monkeypatch):
-    assert missed_by_trigger(text, monkeypatch) == []
+def test_trigger_matches_every_text_its_rule_reports_on(name: str, text: str, newline: str, monkeypatch):
+    assert missed_by_trigger(text.replace("\n", newline), monkeypatch) == []
 
 
 @bounded(80)
-@given(keras_programs())
-def test_trigger_matches_random_keras_programs(text: str):
+@given(keras_programs(), st.sampled_from(NEWLINES))
+def test_trigger_matches_random_keras_programs(text: str, newline: str):
+    text = text.replace("\n", newline)
     with pytest.MonkeyPatch.context() as monkeypatch:
         assert missed_by_trigger(text, monkeypatch) == [], text
 
