@@ -8,6 +8,7 @@ import libcst as cst
 
 from ..context import FileContext
 from ..registry import (
+    GAP,
     FixChange,
     FixSpec,
     InsertAtTop,
@@ -25,6 +26,55 @@ _OPS_IMPORT = "from keras import ops"
 
 # Longest ``output_shape=`` source shown in a message before it is shortened.
 _MAX_SHOWN = 40
+
+# ---- trigger: the text a finding needs --------------------------------------------------
+# A finding needs a Keras ``Lambda`` call that declares an output shape, by keyword or as
+# its second positional argument (``visit_Call``); nothing else can be asked of the text,
+# since the function's result may have a known rank whatever the input is (``lambda t:
+# K.max(t)`` has rank 0). A callee is Keras' ``Lambda`` when it ends in the identifier
+# ``Lambda`` or in a module-level alias of it: ``import ... Lambda as L``, or an assignment
+# ``L = layers.Lambda`` (``L = M`` with ``M`` such an alias goes back to one of these).
+
+# A one-line string without escapes, read as one token. Not an f-string (its replacement
+# fields may hold the same quote) nor a piece of a triple-quoted string.
+_STRING = r"""(?<![fF])(?<![fF][rR])(?:'[^'\\\r\n]+'(?!')|"[^"\\\r\n]+"(?!"))"""
+# Brackets in code that parses pair up in order, whatever their kinds.
+_OPEN, _CLOSE = r"[(\[{]", r"[)\]}]"
+_MAX_NESTING = 4
+
+
+def _bracketed(depth: int) -> str:
+    """Brackets and what they hold, nested at most ``depth`` deep."""
+    inner = rf"""[^()\[\]{{}}'"#\\]|{_STRING}"""
+    if depth > 1:
+        inner += "|" + _bracketed(depth - 1)
+    return rf"{_OPEN}(?:{inner})*{_CLOSE}"
+
+
+_BRACKETED = _bracketed(_MAX_NESTING)
+# After a comma, what cannot start a positional argument: a keyword argument (or, in a
+# lambda's parameters, a default), or the call's ``)`` after a trailing comma.
+_NO_POSITIONAL_AHEAD = r"\s*(?:\w+\s*=(?!=)|\))"
+# The arguments of a call are read from its ``(`` token by token: plain code, strings,
+# brackets, and the commas above are stepped over ...
+_STEP = rf"""(?:[^()\[\]{{}}'"#\\,]|{_STRING}|{_BRACKETED}|,(?={_NO_POSITIONAL_AHEAD}))"""
+# ... up to any other comma, or to code the reading does not follow (a comment, a
+# continuation, any other string, deeper brackets), where a second positional argument
+# may start. A call whose reading reaches its ``)`` has at most one.
+_MAYBE_SECOND_POSITIONAL = (
+    rf"""(?:,(?!{_NO_POSITIONAL_AHEAD})|[#\\]|(?!{_STRING})['"]|(?!{_BRACKETED}){_OPEN})"""
+)
+_DECLARES_OUTPUT_SHAPE = (
+    r"Lambda(?<!\wLambda)(?:"
+    # ``Lambda(f, (1,))``, also ``(layers.Lambda)(...)``;
+    rf"(?:{GAP}|\))*\({_STEP}*{_MAYBE_SECOND_POSITIONAL}"
+    # an alias: ``Lambda as L``;
+    rf"|{GAP}+as\b"
+    # an alias: ``L = layers.Lambda``, a statement ending in ``Lambda`` but no import;
+    r"|(?<!import Lambda)(?<!,Lambda)(?<!, Lambda)(?=[^\S\r\n]*(?:[\r\n;#)\\]|\Z)))"
+    # or ``output_shape=`` as a keyword argument.
+    rf"|[(,]{GAP}*output_shape{GAP}*=(?!=)"
+)
 
 
 # Where ``expand_dims`` may come from, per Keras flavour: groups in order of preference,
@@ -97,14 +147,16 @@ class LambdaDropsDimension(Rule):
 
     ## Known limits
     Only applied layers are checked (`Lambda(f, ...)(t)`, or `layer(t)` after
-    `layer = Lambda(...)`), when the rank of `t` is known: from `Input(shape=...)` or
+    `layer = Lambda(...)`), when the rank of `t` is known (or the result's rank does not
+    depend on it, as for a reduction over every axis): from `Input(shape=...)` or
     `Input(batch_shape=...)`, through layers of plain output rank (`Dense`, convolutions,
     pooling and other rank-keeping layers, `Embedding`, `Flatten`, global pooling,
     `Reshape`, `RepeatVector`, recurrent layers by `return_sequences`, merging layers,
     another `Lambda`), through lists of those, and through plain assignments (and tuple
     unpacking) in the module or the enclosing function; a name rebound in a loop or a
-    branch is unknown until its next plain assignment. `output_shape` must be a tuple or list literal (or a name bound to
-    one), or a lambda or `def` returning a tuple literal. The function must be a lambda or
+    branch is unknown until its next plain assignment. `output_shape` (by keyword or as the
+    second argument) must be a tuple or list literal (or a name bound to one), or a lambda
+    or `def` returning a tuple literal. The function must be a lambda or
     a `def` of the file; its body is read through plain assignments, calls of the file's
     functions, indexing, the reductions of `K`, `keras.ops`, `tf`, numpy and tensor
     methods with their own default axes, `expand_dims`, `squeeze(axis=...)`, `reshape`
@@ -117,7 +169,8 @@ class LambdaDropsDimension(Rule):
     code = "KC003"
     name = "lambda-drops-dimension"
     summary = "a `Lambda` whose function returns another rank than its declared `output_shape`"
-    trigger = Trigger(r"Lambda")
+    # The identifier ``Lambda`` (scanned for fast), and a call of it declaring an output shape.
+    trigger = Trigger(r"Lambda\b", _DECLARES_OUTPUT_SHAPE)
 
     VALID = [
         # The seed, fixed: the axis is added back.
@@ -207,6 +260,18 @@ class LambdaDropsDimension(Rule):
             from mylib import Input, Lambda
             x = Input(shape=(2,))
             y = Lambda(lambda t: t[:, 0], output_shape=(1,))(x)
+            """
+        ),
+        # Keyword arguments only (a comma inside a lambda's parameters, a string holding
+        # one, a trailing comma): no output shape declared.
+        Valid(
+            """\
+            from keras.layers import Input, Lambda
+            x = Input(shape=(2,))
+            y = Lambda(
+                lambda t, k=0: t[:, k],
+                name="first, second",
+            )(x)
             """
         ),
     ]
@@ -473,6 +538,47 @@ class LambdaDropsDimension(Rule):
             """,
             line=3,
             message="returns rank 3 (batch, ?, ?)",
+        ),
+        # The output shape passed by position, to a `Lambda` imported under another name,
+        # on an input of unknown rank: a reduction over every axis has rank 0 anyway.
+        Invalid(
+            """\
+            import keras.backend as K
+            from keras.layers import Lambda as L
+
+            def energy(features):
+                return L(lambda t: K.max(t), (1,))(features)
+            """,
+            line=5,
+            message="returns rank 0 ()",
+        ),
+        # By position after a first argument holding a parameter default, an index and a
+        # string with a bracket.
+        Invalid(
+            """\
+            from keras import layers
+            inp = layers.Input(shape=(3,))
+            first = layers.Lambda(lambda t, k=0, pad="(": t[:, k], (1,), name="first")(inp)
+            """,
+            line=3,
+        ),
+        # A module-level alias of the class.
+        Invalid(
+            """\
+            import keras
+            from keras import ops
+            Lam = keras.layers.Lambda  # a shorter name
+            inp = keras.Input(shape=(4,))
+            total = Lam(lambda t: ops.sum(t, axis=1), (1,))(inp)
+            """,
+            line=5,
+            expected_fix="""\
+            import keras
+            from keras import ops
+            Lam = keras.layers.Lambda  # a shorter name
+            inp = keras.Input(shape=(4,))
+            total = Lam(lambda t: ops.sum(t, axis=1, keepdims=True), (1,))(inp)
+            """,
         ),
     ]
 
