@@ -4,13 +4,32 @@ from typing import Callable, Optional, Sequence, Set, Union
 
 import libcst as cst
 
-from ..registry import FixSpec, InsertStatementAfter, Invalid, Rule, Trigger, Valid, register
+from ..registry import GAP, FixSpec, InsertStatementAfter, Invalid, Rule, Trigger, Valid, register
 from ..semantics.imports import KerasFlavor
 from ..semantics.stateful import TRAINING_METHODS, StatefulFacts, has_unpacking, training_argument
 
 Loop = Union[cst.For, cst.While]
 
 _LOOP_VARIABLES = ("layer", "rnn_layer", "stateful_layer")
+
+# ---- triggers: the text a finding of KC004 or KC005 needs -------------------------------
+# A model is stateful only through a recurrent layer class (``LSTM``, ``GRU``,
+# ``SimpleRNN``, ``RNN``, ``ConvLSTM*D``, ``CuDNN*``: every name holds one of the three
+# below) constructed, or preset with ``functools.partial``, with the keyword argument
+# ``stateful=`` (not ``self.stateful = ...``) whose value is literally true
+# (``StatefulFacts.is_stateful_layer``): ``True``, or an int or float literal equal to it,
+# written there or assigned (``=``, ``:=``) to the name written there.
+STATEFUL_KEYWORD = rf"stateful(?<![\w.]stateful){GAP}*=(?!=)"
+RECURRENT_LAYER = r"LSTM|GRU|RNN"
+# A float equal to 1.0 is within 2**-53 of 1: its first significant digit is 1, or its
+# first sixteen are 9s (the point may sit among them when an exponent follows).
+_NINES = r"9(?:[_.]?9){15}"
+LITERALLY_TRUE = (
+    rf"=(?:{GAP}|\()*(?:True\b|(?:0[xXoObB][0_]*)?1(?![\w.])"  # ``True``, ``1``, ``0x1``
+    rf"|[0_]*\.[0_]*(?:1|{_NINES})|[0_]*(?:1|{_NINES})[\d_.]*[.eE])"  # ``1.0``, ``.1e1``
+)
+# ``.fit(``, ``.fit_generator(`` or ``.train_on_batch(``.
+_TRAINING_CALL = rf"\.{GAP}*(?:{'|'.join(sorted(TRAINING_METHODS))})\b"
 
 
 @register
@@ -82,7 +101,9 @@ class StatefulFitWithoutReset(Rule):
         "a model with stateful recurrent layers trained across epoch boundaries with no "
         "state reset (a loop of `fit`/`train_on_batch` calls, or `fit(epochs=N)`)"
     )
-    trigger = Trigger(r"stateful")
+    # ``stateful=`` (the rarest text, searched first), a training call, and the rest of a
+    # stateful layer.
+    trigger = Trigger(STATEFUL_KEYWORD, _TRAINING_CALL, RECURRENT_LAYER, LITERALLY_TRUE)
 
     VALID = [
         # The seed's fixed loop.
@@ -176,6 +197,16 @@ class StatefulFitWithoutReset(Rule):
                 for i in range(len(x)):
                     model.train_on_batch(x[i:i + 1], y[i:i + 1])
                 model.reset_states()
+            """
+        ),
+        # `stateful=False`; `True` only as a loop condition.
+        Valid(
+            """
+            from keras.models import Sequential
+            from keras.layers import LSTM
+            model = Sequential([LSTM(4, stateful=False, batch_input_shape=(2, 3, 2))])
+            while True:
+                model.fit(x, y, epochs=5)
             """
         ),
     ]
@@ -320,6 +351,30 @@ class StatefulFitWithoutReset(Rule):
             """,
             line=12,
             message="`for epoch in range(epochs)`",
+        ),
+        # No `True` written: a name assigned 1 (equal to True), preset by functools.partial.
+        Invalid(
+            """
+            import functools
+            import tensorflow as tf
+            STATEFUL = 1
+            Recurrent = functools.partial(tf.keras.layers.GRU, stateful=STATEFUL)
+            model = tf.keras.Sequential([Recurrent(8, batch_input_shape=(4, 5, 2)), tf.keras.layers.Dense(2)])
+            for epoch in range(3):
+                model.fit(x, y, batch_size=4, shuffle=False)
+            """,
+            line=8,
+        ),
+        # A float equal to True through an annotated name, inside `Bidirectional`.
+        Invalid(
+            """
+            import keras
+            keep: bool = 1.0
+            model = keras.Sequential([keras.layers.Bidirectional(keras.layers.LSTM(4, stateful=keep), batch_input_shape=(2, 3, 1))])
+            model.fit(x, y, batch_size=2, epochs=10, shuffle=False)
+            """,
+            line=5,
+            message="`fit(epochs=10)`",
         ),
     ]
 

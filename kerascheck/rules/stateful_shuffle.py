@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import libcst as cst
 
-from ..registry import FixSpec, Invalid, Replace, Rule, Trigger, Valid, register
+from ..registry import GAP, FixSpec, Invalid, Replace, Rule, Trigger, Valid, register
 from ..semantics.stateful import TrainingInput, has_unpacking, training_argument
+from .stateful_fit_without_reset import LITERALLY_TRUE, RECURRENT_LAYER, STATEFUL_KEYWORD
 
 
 @register
@@ -57,7 +58,9 @@ class StatefulShuffle(Rule):
         "`fit` on a model with stateful recurrent layers without `shuffle=False` (or on a "
         "`tf.data` pipeline that shuffles)"
     )
-    trigger = Trigger(r"stateful")
+    # ``stateful=`` (the rarest text, searched first), ``.fit(``, and the rest of a
+    # stateful layer, as for KC004.
+    trigger = Trigger(STATEFUL_KEYWORD, rf"\.{GAP}*fit\b", RECURRENT_LAYER, LITERALLY_TRUE)
 
     VALID = [
         # The seed passes shuffle=False.
@@ -197,6 +200,26 @@ class StatefulShuffle(Rule):
             """,
             line=7,
             message="drop the dataset's `.shuffle(...)`",
+        ),
+        # A comment and parentheses before `True`, a line continuation before `fit`.
+        Invalid(
+            """
+            from keras.models import Sequential
+            from keras.layers import LSTM
+            model = Sequential([LSTM(4, stateful = (  # keep the states between batches
+                True), batch_input_shape=(2, 3, 2))])
+            model.\\
+                fit(x, y, batch_size=2)
+            """,
+            line=6,
+            expected_fix="""
+            from keras.models import Sequential
+            from keras.layers import LSTM
+            model = Sequential([LSTM(4, stateful = (  # keep the states between batches
+                True), batch_input_shape=(2, 3, 2))])
+            model.\\
+                fit(x, y, batch_size=2, shuffle=False)
+            """,
         ),
     ]
 
