@@ -44,6 +44,11 @@ class Trigger:
         return f"Trigger({', '.join(repr(p.pattern) for p in self.patterns)}{flags})"
 
 
+# For trigger patterns: what may sit between two tokens inside brackets (whitespace, a
+# comment, a line continuation).
+GAP = r"(?:\s|#[^\r\n]*[\r\n]|\\)"
+
+
 @dataclass(frozen=True)
 class RuleEntry:
     code: str

@@ -29,6 +29,7 @@ import libcst as cst
 
 from .catalog import (  # noqa: F401  (selection and triggers live in the catalog)
     DOCS_URL,
+    GAP,
     SelectionError,
     Trigger,
     resolve_selection,
@@ -52,8 +53,6 @@ DOC_SECTIONS = (
 # Triggers: which files are worth parsing for a rule
 
 
-# What may sit between two tokens inside brackets: whitespace, a comment, a line continuation.
-GAP = r"(?:\s|#[^\r\n]*[\r\n]|\\)"
 
 # A ``Dense`` layer given one unit, the only layer whose units the heads analysis reads, as
 # an integer literal (``1``, ``+1``, ``(1)``, ``0x1``) passed first or as ``units=`` (which

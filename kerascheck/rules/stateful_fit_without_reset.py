@@ -6,28 +6,20 @@ import libcst as cst
 
 from ..registry import GAP, FixSpec, InsertStatementAfter, Invalid, Rule, Trigger, Valid, register
 from ..semantics.imports import KerasFlavor
-from ..semantics.stateful import TRAINING_METHODS, StatefulFacts, has_unpacking, training_argument
+from ..semantics.stateful import (
+    LITERALLY_TRUE,
+    RECURRENT_LAYER,
+    STATEFUL_KEYWORD,
+    TRAINING_METHODS,
+    StatefulFacts,
+    has_unpacking,
+    training_argument,
+)
 
 Loop = Union[cst.For, cst.While]
 
 _LOOP_VARIABLES = ("layer", "rnn_layer", "stateful_layer")
 
-# ---- triggers: the text a finding of KC004 or KC005 needs -------------------------------
-# A model is stateful only through a recurrent layer class (``LSTM``, ``GRU``,
-# ``SimpleRNN``, ``RNN``, ``ConvLSTM*D``, ``CuDNN*``: every name holds one of the three
-# below) constructed, or preset with ``functools.partial``, with the keyword argument
-# ``stateful=`` (not ``self.stateful = ...``) whose value is literally true
-# (``StatefulFacts.is_stateful_layer``): ``True``, or an int or float literal equal to it,
-# written there or assigned (``=``, ``:=``) to the name written there.
-STATEFUL_KEYWORD = rf"stateful(?<![\w.]stateful){GAP}*=(?!=)"
-RECURRENT_LAYER = r"LSTM|GRU|RNN"
-# A float equal to 1.0 is within 2**-53 of 1: its first significant digit is 1, or its
-# first sixteen are 9s (the point may sit among them when an exponent follows).
-_NINES = r"9(?:[_.]?9){15}"
-LITERALLY_TRUE = (
-    rf"=(?:{GAP}|\()*(?:True\b|(?:0[xXoObB][0_]*)?1(?![\w.])"  # ``True``, ``1``, ``0x1``
-    rf"|[0_]*\.[0_]*(?:1|{_NINES})|[0_]*(?:1|{_NINES})[\d_.]*[.eE])"  # ``1.0``, ``.1e1``
-)
 # ``.fit(``, ``.fit_generator(`` or ``.train_on_batch(``.
 _TRAINING_CALL = rf"\.{GAP}*(?:{'|'.join(sorted(TRAINING_METHODS))})\b"
 

@@ -3,8 +3,14 @@ from __future__ import annotations
 import libcst as cst
 
 from ..registry import GAP, FixSpec, Invalid, Replace, Rule, Trigger, Valid, register
-from ..semantics.stateful import TrainingInput, has_unpacking, training_argument
-from .stateful_fit_without_reset import LITERALLY_TRUE, RECURRENT_LAYER, STATEFUL_KEYWORD
+from ..semantics.stateful import (
+    LITERALLY_TRUE,
+    RECURRENT_LAYER,
+    STATEFUL_KEYWORD,
+    TrainingInput,
+    has_unpacking,
+    training_argument,
+)
 
 
 @register

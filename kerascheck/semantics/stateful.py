@@ -38,12 +38,30 @@ from typing import (
 
 import libcst as cst
 
+from ..catalog import GAP
 from . import walk
 from .imports import ImportTable
 
 if TYPE_CHECKING:  # pragma: no cover
     from . import Semantics
     from .models import ModelValue
+
+# ---- for triggers: the text a stateful layer needs -----------------------------------------
+# A model is stateful only through a recurrent layer class (``LSTM``, ``GRU``,
+# ``SimpleRNN``, ``RNN``, ``ConvLSTM*D``, ``CuDNN*``: every name holds one of the three
+# below) constructed, or preset with ``functools.partial``, with the keyword argument
+# ``stateful=`` (not ``self.stateful = ...``) whose value is literally true
+# (``StatefulFacts.is_stateful_layer``): ``True``, or an int or float literal equal to it,
+# written there or assigned (``=``, ``:=``) to the name written there.
+STATEFUL_KEYWORD = rf"stateful(?<![\w.]stateful){GAP}*=(?!=)"
+RECURRENT_LAYER = r"LSTM|GRU|RNN"
+# A float equal to 1.0 is within 2**-53 of 1: its first significant digit is 1, or its
+# first sixteen are 9s (the point may sit among them when an exponent follows).
+_NINES = r"9(?:[_.]?9){15}"
+LITERALLY_TRUE = (
+    rf"=(?:{GAP}|\()*(?:True\b|(?:0[xXoObB][0_]*)?1(?![\w.])"  # ``True``, ``1``, ``0x1``
+    rf"|[0_]*\.[0_]*(?:1|{_NINES})|[0_]*(?:1|{_NINES})[\d_.]*[.eE])"  # ``1.0``, ``.1e1``
+)
 
 RECURRENT_LAYERS = frozenset(
     {
