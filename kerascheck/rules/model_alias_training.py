@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Iterator, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
-from ..registry import FixSpec, InsertAtTop, Invalid, Replace, Rule, Trigger, Valid, register
+from ..registry import GAP, FixSpec, InsertAtTop, Invalid, Replace, Rule, Trigger, Valid, register
 from ..semantics.imports import KerasFlavor, dotted_name
 from ..semantics.models import LOOP_NODES, ModelFacts, ModelValue
 
@@ -14,6 +14,22 @@ if TYPE_CHECKING:  # pragma: no cover
 
 _FIT_METHODS = frozenset({"fit", "fit_generator", "train_on_batch"})
 _TRAINING_METHODS = _FIT_METHODS | {"compile"}
+
+_FIT_NAMES = "|".join(sorted(_FIT_METHODS))
+# ``net.fit(`` with whatever Python allows between its tokens (``GAP``: line breaks,
+# continuations, comments); plain whitespace, the common case, is tried first since this
+# is searched in every file.
+_COMMENT = r"#[^\r\n]*[\r\n]"
+_FIT_CALL = (
+    rf"\.[\s\\]*(?:{_FIT_NAMES}|{_COMMENT}{GAP}*(?:{_FIT_NAMES}))"
+    rf"[\s\\]*(?:\(|{_COMMENT}{GAP}*\()"
+)
+# The callee of every call that creates a model the analysis follows is spelled with one
+# of these words, which an import or module-level alias keeps in the text
+# (semantics/models.py: Sequential, Model, Functional, load_model, clone_model, and local
+# subclasses of keras.Model or Sequential). ``copy.deepcopy`` and local builder functions
+# only pass on a model one of those calls made.
+_MODEL_CREATION_WORD = "Model|Sequential|Functional|load_model|clone_model"
 _CLONE_MODEL = "keras.models.clone_model"
 
 # How a file that imports Keras as ``<root>...`` imports ``clone_model`` itself.
@@ -131,15 +147,12 @@ class ModelAliasTraining(Rule):
         "a Keras model bound to a second name and trained through it, so that one model "
         "object is trained more than once"
     )
-    # A training call, and an assignment of a plain name to a plain name (``b = a``) or a
-    # tuple assignment (``b, c = a, f(x)``): what every alias this rule reports looks like.
-    trigger = Trigger(
-        r"\.\s*(?:compile|fit|fit_generator|train_on_batch)\s*\(",
-        r"(?m:^[ \t]*(?:"
-        r"[A-Za-z_][\w \t.:\[\]]*=[ \t]*[A-Za-z_]\w*[ \t]*(?:[;#].*)?$"  # b = a
-        r"|[(\[]?[ \t]*\*?[A-Za-z_][\w \t*]*,[\w \t,()\[\]*]*=[^=]"  # b, c = ...
-        r"))",
-    )
+    # A finding needs a ``fit``/``fit_generator``/``train_on_batch`` call (``compile``
+    # alone trains nothing: a compile through the alias and a fit through the original
+    # name is one run) on a model the file creates itself. The alias is no pattern: ``b =
+    # a`` has too many spellings (``b = c = a``, ``b = (\n a)``, ``if x: b = a``, tuples
+    # across lines) for a pattern that still rules files out.
+    trigger = Trigger(_FIT_CALL, _MODEL_CREATION_WORD)
 
     VALID = [
         # The seed's own fix: a fresh model per run.
@@ -307,6 +320,18 @@ class ModelAliasTraining(Rule):
             train(second, 0.01)
             """
         ),
+        # No model the analysis can see being created (no Sequential, Model, load_model...
+        # call, no keras.Model subclass): the file is not even parsed for this rule.
+        Valid(
+            """
+            from my_project.networks import build_network
+
+            model = build_network()
+            model.fit(x, y)
+            tuned = model
+            tuned.fit(x_small, y_small)
+            """
+        ),
     ]
     INVALID = [
         # The seed: the alias is made inside a function called once per learning rate.
@@ -470,6 +495,56 @@ class ModelAliasTraining(Rule):
                 fold_model.compile(optimizer="adam", loss="mse")
                 fold_model.fit_generator(batches(fold), epochs=3)
             """,
+        ),
+        # The model is created only through an import alias, aliased by a chained
+        # assignment, and trained by train_on_batch written across lines.
+        Invalid(
+            """
+            from tensorflow.keras.models import load_model as restore
+
+            model = restore("pretrained.h5")
+            model.train_on_batch(x, y)
+            tuned = backup = model
+            (tuned
+                .train_on_batch(x_small, y_small))
+            """,
+            line=6,
+            message="`model.train_on_batch()` on line 5 trains it too",
+            expected_fix="""
+            from tensorflow.keras.models import load_model as restore
+            from tensorflow.keras.models import clone_model
+
+            model = restore("pretrained.h5")
+            model.train_on_batch(x, y)
+            tuned = backup = clone_model(model)
+            (tuned
+                .train_on_batch(x_small, y_small))
+            """,
+        ),
+        # Only compiled through the alias: the fit through the original name in the same
+        # loop still continues one model; the only model word is a subclass's base.
+        Invalid(
+            """
+            import keras
+
+
+            class Regressor(keras.Model):
+                def __init__(self):
+                    super().__init__()
+                    self.dense = keras.layers.Dense(1)
+
+                def call(self, inputs):
+                    return self.dense(inputs)
+
+
+            base = Regressor()
+            for learning_rate in (0.1, 0.01):
+                candidate = base
+                candidate.compile(optimizer=keras.optimizers.SGD(learning_rate=learning_rate), loss="mse")
+                base.fit(x, y)
+            """,
+            line=16,
+            message="every iteration of the loop on line 15 keeps training one model",
         ),
     ]
 
