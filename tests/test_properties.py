@@ -31,6 +31,8 @@ from kerascheck.engine.runner import check_files, lint_source_bytes
 from kerascheck.fixes import fix_python_text
 from kerascheck.registry import all_rules
 
+from .every_trigger import EVERY_TRIGGER
+
 # hypothesmith compiles (never runs) what it generates; Python warns about odd code.
 pytestmark = pytest.mark.filterwarnings("ignore::SyntaxWarning")
 
@@ -42,8 +44,8 @@ CODES = tuple(sorted(rule.code for rule in all_rules()))
 # lint raises the limit on first use; raising it before Hypothesis starts keeps it from
 # warning that the limit changed during a test.
 sys.setrecursionlimit(max(sys.getrecursionlimit(), RECURSION_LIMIT))
-# Names every rule's trigger, so that the program is parsed and every rule visits it.
-HEADER = "import keras  # .fit( lr= Lambda softmax stateful from_logits categorical_crossentropy\n"
+# Every rule's trigger matches it, so that the program is parsed and every rule visits it.
+HEADER = EVERY_TRIGGER
 
 # KERASCHECK_PROPERTY_SCALE=20 runs twenty times as many examples (a nightly bug hunt).
 SCALE = float(os.environ.get("KERASCHECK_PROPERTY_SCALE", "1"))

@@ -19,13 +19,15 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import pytest
 
+from .every_trigger import EVERY_TRIGGER
+
 # A file every run includes, so that a hostile neighbour cannot make a finding disappear.
 GOOD = b"from tensorflow import keras\nopt = keras.optimizers.SGD(lr=0.1)\n"
 GOOD_FIXED = b"from tensorflow import keras\nopt = keras.optimizers.SGD(learning_rate=0.1)\n"
 GOOD_FINDING = ("good.py", "KC006", 2, 28)
-# The first line of generated Python files: it names every rule's trigger, so the file is
-# parsed (and so can give KC900) whatever rules exist.
-HEADER = "import keras  # .fit( lr= Lambda softmax stateful from_logits categorical_crossentropy\n"
+# The first line of generated Python files: every rule's trigger matches it, so the file
+# is parsed (and so can give KC900) whatever rules exist.
+HEADER = EVERY_TRIGGER
 
 Finding = Tuple[str, str, int, int]  # filename, code, row, column (1-based, as in JSON)
 

@@ -22,6 +22,7 @@ from kerascheck.diagnostics import UNANALYZABLE_CODE
 from kerascheck.engine import lint
 from kerascheck.registry import all_rules, get_rule
 
+from .every_trigger import EVERY_TRIGGER
 from .test_properties import bounded, keras_programs
 
 ROOT = Path(__file__).parent.parent
@@ -67,6 +68,11 @@ def test_trigger_matches_random_keras_programs(text: str, newline: str):
     text = text.replace("\n", newline)
     with pytest.MonkeyPatch.context() as monkeypatch:
         assert missed_by_trigger(text, monkeypatch) == [], text
+
+
+def test_every_trigger_header_matches_every_rule():
+    assert [rule.code for rule in all_rules() if not rule.trigger.matches(EVERY_TRIGGER)] == []
+    assert EVERY_TRIGGER.count("\n") == 1  # one line: the tests count rows after it
 
 
 def test_switching_triggers_off_is_seen(monkeypatch):
