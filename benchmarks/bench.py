@@ -38,6 +38,7 @@ import kerascheck
 
 PACKAGES = ("keras==3.6.0", "tf-keras==2.17.0", "keras-hub==0.18.1", "keras-cv==0.9.0")
 NOTEBOOKS = 60  # notebooks made from the corpus's example-like files
+PACKAGE = Path(kerascheck.__file__).parent
 
 
 def assemble_corpus(target: Path) -> None:
@@ -161,7 +162,7 @@ def main() -> int:
 
     # An installed package comes with its bytecode (pip compiles it); an editable checkout
     # run with PYTHONDONTWRITEBYTECODE would compile every module on every start instead.
-    compileall.compile_dir(Path(kerascheck.__file__).parent, quiet=1)
+    compileall.compile_dir(PACKAGE, quiet=1)
 
     corpus = args.corpus or Path(tempfile.mkdtemp(prefix="kerascheck-bench-"))
     if not any(corpus.rglob("*.py")):
