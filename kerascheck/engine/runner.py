@@ -23,6 +23,10 @@ from .sources import SourceError, decode_python, read_bytes
 NOTEBOOK_SUFFIX = ".ipynb"
 # Below this many files to check, a process pool costs more than it saves.
 MIN_FILES_FOR_POOL = 4
+# Most files are decided by their text in microseconds: sent to a worker one by one, the
+# main process's sending and receiving would be the bottleneck. Files go in batches, each
+# batch taking every n-th file so that the large files of one folder are spread out.
+MAX_BATCH = 16
 
 Progress = Callable[[int, int], None]
 
@@ -57,6 +61,19 @@ def unanalyzable_if_enabled(display: str, error: SourceError, codes: Sequence[st
 def _worker(path: str, display: str, codes: Tuple[str, ...]) -> List[dict]:
     # Plain dicts cross the process boundary faster than dataclasses with enums.
     return [d.to_dict() for d in lint_path(path, display, codes)]
+
+
+def _batch_worker(batch: List[Tuple[str, str, Tuple[str, ...]]]) -> List[List[dict]]:
+    return [_worker(path, display, codes) for path, display, codes in batch]
+
+
+Pending = List[Tuple[SourcePath, Tuple[str, ...]]]
+
+
+def _batches(pending: Pending, jobs: int) -> List[Pending]:
+    size = max(1, min(MAX_BATCH, len(pending) // (jobs * 4)))
+    count = -(-len(pending) // size)
+    return [pending[start::count] for start in range(count)]
 
 
 @dataclass
@@ -140,19 +157,21 @@ def _run_pool(
     jobs: int,
     finished: Callable[[SourcePath, Tuple[str, ...], List[Diagnostic]], None],
 ) -> None:
-    unfinished: List[Tuple[SourcePath, Tuple[str, ...]]] = []
+    unfinished: Pending = []
     pool = _pool(jobs)
-    futures: Dict[Future, Tuple[SourcePath, Tuple[str, ...]]] = {}
+    futures: Dict[Future, Pending] = {}
     try:
-        for source, codes in pending:
-            futures[pool.submit(_worker, str(source.path), source.display, codes)] = (source, codes)
-        for future, (source, codes) in futures.items():
+        for batch in _batches(pending, jobs):
+            work = [(str(source.path), source.display, codes) for source, codes in batch]
+            futures[pool.submit(_batch_worker, work)] = batch
+        for future, batch in futures.items():
             try:
-                found = [Diagnostic.from_dict(d) for d in future.result()]
+                results = future.result()
             except BrokenProcessPool:
-                unfinished.append((source, codes))
+                unfinished.extend(batch)
                 continue
-            finished(source, codes, found)
+            for (source, codes), found in zip(batch, results):
+                finished(source, codes, [Diagnostic.from_dict(d) for d in found])
     except BaseException:
         # Ctrl-C: drop the queued files instead of checking them all before exiting. The
         # futures are cancelled here because the pool's own cancel_futures is lost when
@@ -163,7 +182,8 @@ def _run_pool(
         raise
     pool.shutdown()
     # A worker died (the parser can overflow the C stack on pathological input): check
-    # each remaining file alone, so only the file that kills its worker is lost, as KC900.
+    # each file of the unfinished batches alone, so only the file that kills its worker is
+    # lost, as KC900.
     for source, codes in unfinished:
         finished(source, codes, _isolated(source, codes))
 
