@@ -4,8 +4,6 @@ for edited ones; and it reuses the statements that did not change."""
 
 from __future__ import annotations
 
-import textwrap
-from pathlib import Path
 from typing import Iterator, Tuple
 
 import libcst as cst
@@ -14,9 +12,9 @@ import pytest
 from kerascheck.catalog import resolve_selection
 from kerascheck.engine.incremental import IncrementalParser
 from kerascheck.engine.lint import lint_text
-from kerascheck.registry import all_rules
 
-ROOT = Path(__file__).parent.parent
+from .sample_sources import project_sources
+
 CODES = resolve_selection()
 
 AWKWARD = {
@@ -36,12 +34,7 @@ AWKWARD = {
 
 def _sources() -> Iterator[Tuple[str, str]]:
     yield from AWKWARD.items()
-    for folder in ("tests/fixtures", "examples"):
-        for path in sorted((ROOT / folder).glob("*.py")):
-            yield path.name, path.read_text(encoding="utf-8")
-    for rule in all_rules():
-        for index, case in enumerate(rule.INVALID):
-            yield f"{rule.code}-invalid-{index}", textwrap.dedent(case.code)
+    yield from project_sources()
 
 
 def _variants() -> Iterator[Tuple[str, str]]:

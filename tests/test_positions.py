@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import textwrap
-from pathlib import Path
 from typing import Iterator, Tuple
 
 import libcst as cst
 import pytest
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from kerascheck.diagnostics import UNANALYZABLE_CODE
 from kerascheck.positions import NodePositions
-from kerascheck.registry import all_rules
 from kerascheck.semantics import walk
 
-ROOT = Path(__file__).parent.parent
+from .sample_sources import project_sources
 
 AWKWARD = {
     "header comments, decorators, no final newline": (
@@ -32,14 +28,7 @@ AWKWARD = {
 
 def _sources() -> Iterator[Tuple[str, str]]:
     yield from AWKWARD.items()
-    for folder in ("tests/fixtures", "examples"):
-        for path in sorted((ROOT / folder).glob("*.py")):
-            yield path.name, path.read_text(encoding="utf-8")
-    for rule in all_rules():
-        if rule.code == UNANALYZABLE_CODE:
-            continue  # its snippets do not parse
-        for index, case in enumerate(rule.INVALID):
-            yield f"{rule.code}-invalid-{index}", textwrap.dedent(case.code)
+    yield from project_sources()
 
 
 def _variants() -> Iterator[Tuple[str, str]]:
