@@ -66,7 +66,7 @@ def _excluded_name(name: str, folder_relative: Optional[str], is_dir: bool, sett
     # A bare name like "build" matches that folder anywhere (gitignore semantics).
     if spec.match_file(name + slash):
         return True
-    return folder_relative is not None and folder_relative != "" and spec.match_file(folder_relative + name + slash)
+    return bool(folder_relative) and spec.match_file(f"{folder_relative}{name}{slash}")
 
 
 def _excluded(path: Path, is_dir: bool, settings: Settings) -> bool:
@@ -106,8 +106,9 @@ def discover(
             continue
         if stat.S_ISDIR(info.st_mode):
             prefix = "" if given in (".", "./") else os.path.join(given, "")
+            below = len(os.path.join(str(absolute), ""))
             for path, settings in _walk(absolute, resolver):
-                display = prefix + path[len(str(absolute)) + 1 :]
+                display = prefix + path[below:]
                 found.setdefault(Path(path), SourcePath(Path(path), display, settings))
             continue
         settings = resolver.for_path(absolute)
