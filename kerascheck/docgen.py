@@ -52,6 +52,7 @@ def catalog_module() -> str:
     lines = [
         "# Generated from kerascheck/rules by `python -m kerascheck.docgen`; do not edit.",
         "# Each rule's (code, name, trigger patterns, regex flags): see catalog.py.",
+        "# ruff: noqa: E501",
         "RULES = (",
     ]
     for rule in all_rules():

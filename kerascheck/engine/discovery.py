@@ -60,7 +60,9 @@ def _relative_to_root(folder: Path, settings: Settings) -> Optional[str]:
     return "" if relative == "." else relative + "/"
 
 
-def _excluded_name(name: str, folder_relative: Optional[str], is_dir: bool, settings: Settings) -> bool:
+def _excluded_name(
+    name: str, folder_relative: Optional[str], is_dir: bool, settings: Settings
+) -> bool:
     slash = "/" if is_dir else ""
     spec = settings.exclude_spec
     # A bare name like "build" matches that folder anywhere (gitignore semantics).
@@ -163,8 +165,10 @@ def _walk(top: Path, resolver: SettingsResolver) -> Iterator[Tuple[str, Settings
                 is_file = not is_dir and entry.is_file(follow_symlinks=True)
             except OSError:
                 continue
-            if not (is_dir or is_file) or (is_file and os.path.splitext(entry.name)[1] not in PYTHON_SUFFIXES):
-                continue  # FIFOs, sockets, devices, dangling links; other files
+            if not (is_dir or is_file):
+                continue  # FIFOs, sockets, devices, dangling links
+            if is_file and os.path.splitext(entry.name)[1] not in PYTHON_SUFFIXES:
+                continue
             if _excluded_name(entry.name, folder_relative, is_dir, settings):
                 continue
             if settings.respect_gitignore and _gitignored(entry.path, is_dir, gitignores):
