@@ -15,11 +15,22 @@ if TYPE_CHECKING:  # pragma: no cover
 _FIT_METHODS = frozenset({"fit", "fit_generator", "train_on_batch"})
 _TRAINING_METHODS = _FIT_METHODS | {"compile"}
 
+# ---- the trigger --------------------------------------------------------------------
+# Every finding has (1) a fit/fit_generator/train_on_batch call, (2) a model the file
+# creates, and (3) an assignment ``b = a`` (or ``b = c = a``, ``b: T = a``, ``b, c = a, x``)
+# whose target ``b`` is the very name a compile/fit call is made on. (1) and (2) are
+# searched first, as plain patterns; (3) ties two places in the file by a name, in one
+# pattern that only reads the text linearly: it takes the first name a training call is
+# made on (``r``), accepts the file outright when a training call may be made on another
+# name (or none can be read), and else looks for an assignment target ``r`` of one of
+# those shapes.
+
 _FIT_NAMES = "|".join(sorted(_FIT_METHODS))
+_TRAINING_NAMES = "|".join(sorted(_TRAINING_METHODS))
+_COMMENT = r"#[^\r\n]*[\r\n]"
 # ``net.fit(`` with whatever Python allows between its tokens (``GAP``: line breaks,
 # continuations, comments); plain whitespace, the common case, is tried first since this
 # is searched in every file.
-_COMMENT = r"#[^\r\n]*[\r\n]"
 _FIT_CALL = (
     rf"\.[\s\\]*(?:{_FIT_NAMES}|{_COMMENT}{GAP}*(?:{_FIT_NAMES}))"
     rf"[\s\\]*(?:\(|{_COMMENT}{GAP}*\()"
@@ -30,6 +41,118 @@ _FIT_CALL = (
 # subclasses of keras.Model or Sequential). ``copy.deepcopy`` and local builder functions
 # only pass on a model one of those calls made.
 _MODEL_CREATION_WORD = "Model|Sequential|Functional|load_model|clone_model"
+
+# Names as libcst reads them (raw text, which the rule compares): outside strings and
+# comments, every non-ASCII character belongs to a name.
+_NAME_CHAR = r"[^\x00-\x2f\x3a-\x40\x5b-\x5e\x60\x7b-\x7f]"
+_NAME = _NAME_CHAR + "+"
+_NAME_END = rf"(?!{_NAME_CHAR})"
+# Not preceded by a name character or a dot: a whole name, not an attribute.
+_NAME_START = r"(?<![^\x00-\x2d\x2f\x3a-\x40\x5b-\x5e\x60\x7b-\x7f])"
+_RECEIVER = rf"(?P=receiver){_NAME_END}"
+
+# Training calls are found by jumping from dot to dot (a dot is one character in thirty);
+# a segment is the text after one dot up to and including the next.
+_AFTER_TRAINING_DOT = rf"{GAP}*(?:{_TRAINING_NAMES}){GAP}*\("
+_SEGMENT = r"[^.]*\."
+_TRAINING_SEGMENT = rf"[^.]*\.(?={_AFTER_TRAINING_DOT})"
+# What may stand between a receiver and its dot, comments aside: ``(net)\n  .fit``.
+_PLAIN_CLOSE = r"[\s\\)]*"
+_FIRST_RECEIVER = (
+    rf"(?:{_SEGMENT})*?(?={_TRAINING_SEGMENT})"
+    rf"[^.]*?{_NAME_START}(?P<receiver>{_NAME}){_PLAIN_CLOSE}\."
+)
+# A training segment is settled when its call is made on ``r``, on no name, or is no code.
+# The dot before the segment may sit in a comment or a string, so a receiver counts only
+# where that cannot matter: on the segment's only line (a comment there would hide the
+# call too; a string would have to end, with a quote), or on a line starting in it.
+_SETTLED_SEGMENTS = (
+    rf"[ \t\f]*{_NAME}[ \t\f\\)]*\.",  # ``a.net.fit``: an attribute
+    r"[^.]*?\([ \t\f]*\)[ \t\f\\)]*\.",  # ``super().fit``: a call
+    rf"[^\r\n#'\".]*?{_NAME_START}{_RECEIVER}[ \t\f\\)]*\.",  # ``h = r.fit``
+    rf"[^.]*[\r\n][^\r\n#'\".]*?{_NAME_START}{_RECEIVER}{_PLAIN_CLOSE}\.",  # ``\n r.fit``
+    r"(?:[^.]*[\r\n])?[^\r\n#'\".]*#[^\r\n.'\"]*\.",  # in a comment
+)
+_SETTLED = "(?:" + "|".join(_SETTLED_SEGMENTS) + ")"
+# A settled segment is recognised in a lookahead and then passed as a plain one: read
+# through _SETTLED's overlapping alternatives, a failing search would retry each of them.
+_ANOTHER_RECEIVER = (
+    rf"(?:{_SEGMENT}(?!{_AFTER_TRAINING_DOT})"
+    rf"|(?={_TRAINING_SEGMENT})(?={_SETTLED}){_SEGMENT})*?"
+    rf"(?={_TRAINING_SEGMENT})(?!{_SETTLED})"
+)
+
+# After ``r`` and the ``=`` or ``:`` of ``r = a``, ``x = r = a``, ``r: T = a``: the rest
+# of the statement, read token by token (characters, one-line strings, brackets nested up
+# to _DEPTH deep), up to a final ``= name``. A token the reading cannot take (a
+# triple-quoted or f-string, deeper brackets, a stray closing bracket) accepts the file.
+_DEPTH = 4
+_CONTINUATION = r"\\(?:\r\n?|\n)"
+_STRING = (
+    r"(?<![fF])(?<![fF][rR])(?!\"\"\"|''')"
+    r"(?:\"(?:[^\"\\\r\n]|\\[\s\S])*\"|'(?:[^'\\\r\n]|\\[\s\S])*')"
+)
+_UNREADABLE_QUOTE = rf"(?!{_STRING})[\"']"
+_OUTER_TOKEN = rf"[^()\[\]{{}}'\"#\\\r\n;]|{_STRING}|{_CONTINUATION}"
+# (A comment is read to its line break in one piece: a comment the reading could cut
+# anywhere would make a failing search exponential.)
+_INNER_TOKEN = rf"[^()\[\]{{}}'\"#\\]|{_STRING}|#[^\r\n]*(?![^\r\n])|\\[\s\S]"
+
+
+def _brackets(depth: int) -> str:
+    """A bracketed group opened at ``depth`` (1: outermost), read to its end."""
+    inner = f"|{_brackets(depth + 1)}" if depth < _DEPTH else ""
+    return rf"[(\[{{](?:{_INNER_TOKEN}{inner})*[)\]}}]"
+
+
+def _unreadable_brackets(depth: int) -> str:
+    """A bracketed group opened at ``depth`` holding a token the reading cannot take."""
+    if depth > _DEPTH:
+        return r"[(\[{]"
+    inner = f"|{_brackets(depth + 1)}" if depth < _DEPTH else ""
+    return (
+        rf"[(\[{{](?:{_INNER_TOKEN}{inner})*"
+        rf"(?:{_UNREADABLE_QUOTE}|{_unreadable_brackets(depth + 1)})"
+    )
+
+
+_STATEMENT_TOKEN = rf"(?:{_OUTER_TOKEN}|{_brackets(1)})"
+_UNREADABLE = rf"(?:{_UNREADABLE_QUOTE}|[)\]}}]|{_unreadable_brackets(1)})"
+_IN_PARENS = GAP + "*"
+_NAME_VALUE = (
+    rf"=(?:[ \t\f]|{_CONTINUATION})*"
+    rf"(?:{_NAME}|\({_IN_PARENS}{_NAME}{_IN_PARENS}\)"
+    rf"|\({_IN_PARENS}\({_IN_PARENS}{_NAME}{_IN_PARENS}\){_IN_PARENS}\)"
+    rf"|\({_IN_PARENS}\({_IN_PARENS}\()"  # deeper parentheses: accept
+    rf"(?:[ \t\f]|{_CONTINUATION})*(?:[\r\n;#]|\Z)"
+)
+_WHOLE_TARGET_TAIL = (
+    rf"(?:{_NAME_VALUE}"
+    rf"|[=:](?:{_STATEMENT_TOKEN}*?{_NAME_VALUE}|{_STATEMENT_TOKEN}*{_UNREADABLE}))"
+)
+# An alias target ``r`` follows one of these characters and what _SKIP passes: a
+# statement start (a line break, ``;``, the ``:`` of ``if x: r = a``), the ``=`` of a
+# chained assignment, a tuple's comma, a list's bracket. A comment ends in a line break,
+# itself an anchor, except after a comma, whose meaning (``c, r = x, a``) matters.
+_ANCHORS = r"\r\n;:=,\["
+_SKIP = r"[\s(\[\\]*"
+_SKIP_COMMENTS = r"[\s(\[\\]*(?:#[^\r\n]*[\r\n][\s(\[\\]*)*"
+_TARGET_CLOSE = r"(?:[\s\\)\]]|#[^\r\n]*[\r\n])*"
+_CLOSE = r"(?:[\s\\)]|#[^\r\n]*[\r\n])*"
+_ALIAS_OF_RECEIVER = (
+    rf"(?:[^{_ANCHORS}]*[{_ANCHORS}])*?"
+    rf"(?:(?<=,){_SKIP_COMMENTS}{_RECEIVER}{_TARGET_CLOSE}[=,]"  # ``c, r = x, a``
+    rf"|{_SKIP}{_RECEIVER}(?:{_TARGET_CLOSE},"  # ``r, c = a, x``
+    rf"|[\s\\)]*\]{_TARGET_CLOSE}=(?!=)"  # ``[r] = [a]``
+    rf"|{_CLOSE}{_WHOLE_TARGET_TAIL}))"  # ``r = a``
+)
+# No training call whose receiver can be read (``(net  # c\n).fit``): accept.
+_NO_FIRST_RECEIVER = _FIRST_RECEIVER.replace("(?P<receiver>", "(?:")
+_ALIAS_OF_TRAINED_NAME = (
+    rf"\A(?:(?={_FIRST_RECEIVER})(?:(?={_ANOTHER_RECEIVER})|{_ALIAS_OF_RECEIVER})"
+    rf"|(?!{_NO_FIRST_RECEIVER}))"
+)
+
 _CLONE_MODEL = "keras.models.clone_model"
 
 # How a file that imports Keras as ``<root>...`` imports ``clone_model`` itself.
@@ -147,12 +270,8 @@ class ModelAliasTraining(Rule):
         "a Keras model bound to a second name and trained through it, so that one model "
         "object is trained more than once"
     )
-    # A finding needs a ``fit``/``fit_generator``/``train_on_batch`` call (``compile``
-    # alone trains nothing: a compile through the alias and a fit through the original
-    # name is one run) on a model the file creates itself. The alias is no pattern: ``b =
-    # a`` has too many spellings (``b = c = a``, ``b = (\n a)``, ``if x: b = a``, tuples
-    # across lines) for a pattern that still rules files out.
-    trigger = Trigger(_FIT_CALL, _MODEL_CREATION_WORD)
+    # See the trigger section at the top of the module.
+    trigger = Trigger(_FIT_CALL, _MODEL_CREATION_WORD, _ALIAS_OF_TRAINED_NAME)
 
     VALID = [
         # The seed's own fix: a fresh model per run.
@@ -545,6 +664,75 @@ class ModelAliasTraining(Rule):
             """,
             line=16,
             message="every iteration of the loop on line 15 keeps training one model",
+        ),
+        # The first name a training call is made on is not the alias: another receiver
+        # (the scaler) comes first; the alias is used in a function written above it and
+        # is annotated, its value on a line of its own.
+        Invalid(
+            """
+            import keras
+            from sklearn.preprocessing import StandardScaler
+
+            scaler = StandardScaler()
+            scaler.fit(x)
+            model = keras.Sequential([keras.layers.Dense(1)])
+            model.compile(optimizer="adam", loss="mse")
+
+
+            def fine_tune():
+                tuned.fit(x_small, y_small)
+
+
+            tuned: keras.Model = (
+                model  # the same object
+            )
+            model.fit(x, y)
+            fine_tune()
+            """,
+            line=15,
+            message="`model.fit()` on line 18 trains it too",
+        ),
+        # Every training call is made on the alias: the trigger must find the alias
+        # itself, here the last name of a tuple, after a comment.
+        Invalid(
+            """
+            import keras
+
+            model = keras.Sequential([keras.layers.Dense(1)])
+
+
+            def fine_tune(x_small, y_small):
+                (run_name,  # the run's name
+                 tuned) = ("fine-tune", model)
+                tuned.fit(x_small, y_small)
+
+
+            fine_tune(x1, y1)
+            fine_tune(x2, y2)
+            """,
+            line=9,
+            message="called on line 13 and line 14",
+        ),
+        # ... and here annotated, its value in parentheses on a line of its own.
+        Invalid(
+            """
+            import keras
+
+            model = keras.Sequential([keras.layers.Dense(1)])
+
+
+            def fine_tune(x_small, y_small):
+                tuned: keras.Model = (
+                    model  # the same object
+                )
+                tuned.fit(x_small, y_small)
+
+
+            fine_tune(x1, y1)
+            fine_tune(x2, y2)
+            """,
+            line=8,
+            message="called on line 14 and line 15",
         ),
     ]
 
