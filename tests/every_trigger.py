@@ -4,5 +4,5 @@ text starting with it is parsed and every rule runs on it: random programs, host
 EVERY_TRIGGER = (
     "import keras  # .fit( Model Sequential numpy.zeros( yield Lambda(output_shape= LSTM"
     " stateful=True optimizers, lr= compile softmax from_logits=True categorical_crossentropy"
-    " Dense(1\n"
+    " Dense(1 m.fit(;m=m\n"
 )

@@ -286,11 +286,13 @@ def test_malformed_notebook_is_silent_when_kc900_is_not_selected():
 
 
 def test_syntax_error_is_reported_in_its_cell():
-    # A training script (an alias and a `fit` call make it one a rule could report on).
-    data = notebook(code(IMPORT), markdown("Broken:"), code("x = model\nmodel.fit(x,\n"), code("y = 2"))
+    # A training script (a model, an alias and a `fit` through it make it one a rule could
+    # report on).
+    broken = code("model = keras.Sequential()\ntuned = model\ntuned.fit(x,\n")
+    data = notebook(code(IMPORT), markdown("Broken:"), broken, code("y = 2"))
     (finding,) = lint_notebook(data, "nb.ipynb", CODES)
-    assert (finding.code, finding.cell, finding.start.row) == ("KC900", 3, 2)
-    assert finding.source_line == "model.fit(x,"
+    assert (finding.code, finding.cell, finding.start.row) == ("KC900", 3, 3)
+    assert finding.source_line == "tuned.fit(x,"
 
 
 def test_truncated_notebooks_never_raise():
