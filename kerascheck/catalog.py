@@ -65,11 +65,6 @@ def catalog() -> Tuple[RuleEntry, ...]:
     )
 
 
-def entry(code_or_name: str) -> Optional[RuleEntry]:
-    key = code_or_name.strip()
-    return next((e for e in catalog() if e.code == key.upper() or e.name == key.lower()), None)
-
-
 # --------------------------------------------------------------------------------------
 # Triggers of a selection
 
