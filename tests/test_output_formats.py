@@ -8,7 +8,10 @@ declares code points) and UTF-16 unit 12 in LSP.
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any, Dict, List
 
@@ -28,6 +31,7 @@ from kerascheck.output import FORMATS, OutputOptions, render, to_lsp_diagnostic,
 from kerascheck.registry import get_rule
 
 SARIF_SCHEMA = Path(__file__).parent / "data" / "sarif-2.1.0.json"
+SEED_EXAMPLE = Path(__file__).parent.parent / "examples" / "seed000_model_alias.py"
 ANSI = re.compile(r"\x1b\[")
 URI_CHARACTERS = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")  # RFC 3986
 
@@ -519,3 +523,89 @@ def test_full_prints_brackets_and_colons_literally() -> None:
     text = render("full", [odd], options())
     assert "use [bold]x[/bold] :smile:" in text
     assert "3 | y = '[red]' :+1:" in text
+
+
+# --------------------------------------------------------------------------------------
+# through the command: a file name that is not UTF-8
+
+UNDECODABLE_NAME = b"bad\xff.py"  # Python's str for it holds a lone surrogate: "bad\udcff.py"
+PRINTED_NAME = "bad\\xff.py"  # how the text formats show it
+
+
+@pytest.fixture(scope="module")
+def undecodable_name(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder holding a seed example with a real finding under a name that is not UTF-8."""
+    folder = tmp_path_factory.mktemp("names")
+    try:
+        (folder / os.fsdecode(UNDECODABLE_NAME)).write_bytes(SEED_EXAMPLE.read_bytes())
+    except OSError:  # file systems that store names as Unicode (macOS, Windows) refuse it
+        pytest.skip("this file system only takes UTF-8 file names")
+    return folder
+
+
+def check_folder(folder: Path, fmt: str) -> str:
+    """The command's output for ``folder``, which must have findings. stdout's encoding is
+    strict UTF-8, as under a UTF-8 locale such as en_US.UTF-8 (the C locale would write a
+    lone surrogate back as its byte), and the output must decode as strict UTF-8."""
+    completed = subprocess.run(
+        [sys.executable, "-m", "kerascheck", "check", "--no-cache", "--output-format", fmt, "."],
+        cwd=str(folder),
+        capture_output=True,
+        timeout=120,
+        env={**os.environ, "PYTHONIOENCODING": "utf-8"},
+        check=False,
+    )
+    stderr = completed.stderr.decode("utf-8", "replace")
+    assert completed.returncode == 1, stderr  # findings, not an internal error (2)
+    assert "Traceback" not in stderr
+    return completed.stdout.decode("utf-8")
+
+
+def test_sarif_names_an_undecodable_file_by_its_percent_encoded_bytes(
+    undecodable_name: Path,
+) -> None:
+    text = check_folder(undecodable_name, "sarif")
+    assert "\\udc" not in text  # no lone surrogate, which strict JSON readers refuse
+    log = json.loads(text)
+    validate_sarif(log)
+    locations = [
+        result["locations"][0]["physicalLocation"]["artifactLocation"] for result in results(log)
+    ]
+    assert locations
+    assert all(location == {"uri": "bad%FF.py", "uriBaseId": "%SRCROOT%"} for location in locations)
+
+
+@pytest.mark.parametrize("fmt", ["json", "json-lines"])
+def test_json_filename_of_an_undecodable_file_gives_back_its_bytes(
+    undecodable_name: Path, fmt: str
+) -> None:
+    # JSON escapes the surrogate ("bad\udcff.py"): the text is ASCII, and a reader in Python
+    # gets the name that os.fsencode turns back into the file's own bytes.
+    text = check_folder(undecodable_name, fmt)
+    assert text.isascii()
+    items = json.loads(text) if fmt == "json" else [json.loads(line) for line in text.splitlines()]
+    assert items
+    assert {os.fsencode(item["filename"]) for item in items} == {UNDECODABLE_NAME}
+
+
+def test_lsp_uri_of_an_undecodable_file_is_percent_encoded(undecodable_name: Path) -> None:
+    [param] = json.loads(check_folder(undecodable_name, "lsp"))
+    assert param["uri"] == (undecodable_name / "bad").as_uri() + "%FF.py"
+    assert param["diagnostics"]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "location"),
+    [
+        ("concise", f"{PRINTED_NAME}:"),
+        ("full", f"{PRINTED_NAME}:"),
+        ("github", f"file={PRINTED_NAME},"),
+    ],
+)
+def test_text_formats_show_an_undecodable_byte_as_an_escape(
+    undecodable_name: Path, fmt: str, location: str
+) -> None:
+    lines = check_folder(undecodable_name, fmt).splitlines()
+    flagged = [line for line in lines if location in line]
+    assert flagged
+    assert flagged == [line for line in lines if "bad" in line]

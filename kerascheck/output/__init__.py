@@ -6,7 +6,9 @@ form (1-based rows, 0-based code-point columns, rows within the cell for noteboo
 own units; :mod:`.common` holds the conversions.
 
 The returned text is complete: it ends with a newline unless it is empty (``concise`` and
-``github`` print nothing when there is nothing to report), so callers write it as is.
+``github`` print nothing when there is nothing to report), so callers write it as is, and
+any UTF-8 stream can write it: a file name that is not UTF-8 is percent-encoded in URIs,
+escaped by JSON, and shown with ``\\xff`` escapes by the text formats.
 """
 
 from __future__ import annotations

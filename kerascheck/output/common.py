@@ -36,10 +36,21 @@ def one_based(column: int) -> int:
     return column + 1
 
 
+def printable_path(path: str) -> str:
+    """``path`` for a text format: a byte of the name that is not UTF-8, which Python holds
+    as a lone surrogate that no UTF-8 output can write, is shown as ``\\xff``."""
+    try:
+        raw = path.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate that stands for no byte (a Windows name)
+        return path.encode("utf-8", "backslashreplace").decode("utf-8")
+    return raw.decode("utf-8", "backslashreplace")
+
+
 def text_location(diagnostic: Diagnostic) -> str:
     """``path:row:col`` (1-based column), with the cell for notebooks: ``nb.ipynb:cell 5:3:5``."""
     cell = f"cell {diagnostic.cell}:" if diagnostic.cell is not None else ""
-    return f"{diagnostic.path}:{cell}{diagnostic.start.row}:{one_based(diagnostic.start.column)}"
+    row, column = diagnostic.start.row, one_based(diagnostic.start.column)
+    return f"{printable_path(diagnostic.path)}:{cell}{row}:{column}"
 
 
 def notebook_prefix(diagnostic: Diagnostic) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import List, Sequence, Tuple
 
 from ..diagnostics import Diagnostic, Severity
-from .common import OutputOptions, notebook_prefix, one_based
+from .common import OutputOptions, notebook_prefix, one_based, printable_path
 
 
 def escape_data(text: str) -> str:
@@ -33,7 +33,7 @@ def _properties(diagnostic: Diagnostic) -> List[Tuple[str, object]]:
     one_line = start.row == end.row
     properties: List[Tuple[str, object]] = [
         ("title", f"kerascheck ({diagnostic.code})"),
-        ("file", diagnostic.path),
+        ("file", printable_path(diagnostic.path)),
         ("line", start.row),
     ]
     if one_line:

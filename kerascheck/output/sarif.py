@@ -3,7 +3,7 @@
 One run: the tool with every enabled rule, and one result per finding.
 
 - Paths: ``artifactLocation.uri`` is the file's path relative to the project root (POSIX
-  separators, percent-encoded) with ``uriBaseId`` ``%SRCROOT%``, which
+  separators, its bytes percent-encoded) with ``uriBaseId`` ``%SRCROOT%``, which
   ``originalUriBaseIds`` maps to the root's ``file:`` URI. A file outside the root gets its
   absolute ``file:`` URI and no base.
 - Columns: the run declares ``columnKind: "unicodeCodePoints"`` and regions use 1-based
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections import Counter
 from typing import Any, Dict, List, Sequence, Tuple, Type
 from urllib.parse import quote
@@ -60,7 +61,9 @@ def _artifact_location(path: str, options: OutputOptions) -> Dict[str, str]:
         relative = file.relative_to(absolute_path(options.root, options.cwd))
     except ValueError:  # outside the project root: only an absolute URI can name it
         return {"uri": file.as_uri()}
-    return {"uri": quote(relative.as_posix()), "uriBaseId": SOURCE_ROOT}
+    # The name's bytes are quoted, as ``as_uri`` does: a name that is not UTF-8 (held by
+    # Python as lone surrogates) has no UTF-8 of its own.
+    return {"uri": quote(os.fsencode(relative.as_posix())), "uriBaseId": SOURCE_ROOT}
 
 
 def _region(diagnostic: Diagnostic) -> Dict[str, int]:
