@@ -181,21 +181,6 @@ class _Found:
             self.values.append(value)
 
 
-class _ParentCollector(cst.CSTVisitor):
-    def __init__(self) -> None:
-        self.parents: Dict[cst.CSTNode, cst.CSTNode] = {}
-        self._stack: List[cst.CSTNode] = []
-
-    def on_visit(self, node: cst.CSTNode) -> bool:
-        if self._stack:
-            self.parents[node] = self._stack[-1]
-        self._stack.append(node)
-        return True
-
-    def on_leave(self, original_node: cst.CSTNode) -> None:
-        self._stack.pop()
-
-
 def binds(target: cst.BaseExpression, name: str) -> bool:
     """Whether assigning to ``target`` (a name, or a tuple/list of them) binds ``name``."""
     if isinstance(target, cst.Name):
@@ -349,22 +334,21 @@ class NameFlow:
 
     def __init__(self, module: cst.Module) -> None:
         self.module = module
-        collector = _ParentCollector()
-        walk.visit(module, collector)
-        self._parents = collector.parents
+        self._nodes, self._parents = walk.parents(module)
 
     def parent(self, node: cst.CSTNode) -> Optional[cst.CSTNode]:
-        return self._parents.get(node)
+        return self._parents.get(id(node))
 
     def ancestors(self, node: cst.CSTNode) -> Iterator[cst.CSTNode]:
-        parent = self._parents.get(node)
+        parents = self._parents
+        parent = parents.get(id(node))
         while parent is not None:
             yield parent
-            parent = self._parents.get(parent)
+            parent = parents.get(id(parent))
 
     def nodes(self, kind: Type[_N]) -> Iterator[_N]:
         """Every node of a type in the module (in no particular order)."""
-        return (node for node in self._parents if isinstance(node, kind))
+        return (node for node in self._nodes if isinstance(node, kind))
 
     def reaching(self, name: cst.Name) -> Reaching:
         found = _Found(name.value)

@@ -13,7 +13,19 @@ overridden ``on_visit``/``on_leave``), so any ``cst.CSTVisitor`` runs unchanged 
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Type
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Iterator,
+    List,
+    NamedTuple,
+    Optional,
+    Sequence,
+    Tuple,
+    Type,
+    Union,
+)
 
 import libcst as cst
 
@@ -56,29 +68,29 @@ _SOURCE_ORDER: Dict[Type[cst.CSTNode], Tuple[str, ...]] = {
     cst.Parameters: ("posonly_params", "params", "star_arg", "kwonly_params", "star_kwarg"),
 }
 
-_FIELDS: Dict[type, Tuple[str, ...]] = {}
+
+class _PerType(dict):
+    """A fact about a node type, computed on first use: per-type facts never change, and
+    looking one up must cost no more than a dict lookup (it is done for every node)."""
+
+    def __init__(self, compute: Callable[[type], Any]) -> None:
+        super().__init__()
+        self._compute = compute
+
+    def __missing__(self, kind: type) -> Any:
+        value = self[kind] = self._compute(kind)
+        return value
 
 
-def _child_fields(node_type: Type[cst.CSTNode]) -> Tuple[str, ...]:
-    fields = _FIELDS.get(node_type)
-    if fields is None:
-        ordered = _SOURCE_ORDER.get(node_type)
-        if ordered is None:
-            ordered = tuple(
-                f.name
-                for f in dataclasses.fields(node_type)
-                if f.name not in _TRIVIA_FIELDS and not f.name.startswith("whitespace")
-            )
-        fields = _FIELDS[node_type] = ordered
-    return fields
-
-
-def _field_children(node: cst.CSTNode, name: str) -> List[cst.CSTNode]:
-    value = getattr(node, name, None)
-    kind = type(value)
-    if kind is tuple or kind is list:
-        return [v for v in value if _is_code(type(v))]
-    return [value] if _is_code(kind) else []
+def _source_order_fields(node_type: type) -> Tuple[str, ...]:
+    ordered = _SOURCE_ORDER.get(node_type)
+    if ordered is None:
+        ordered = tuple(
+            f.name
+            for f in dataclasses.fields(node_type)
+            if f.name not in _TRIVIA_FIELDS and not f.name.startswith("whitespace")
+        )
+    return ordered
 
 
 _TOKENS = (
@@ -100,16 +112,29 @@ _TOKENS = (
     cst.AssignEqual,
 )
 
-# isinstance() against libcst's abstract base classes is slow; the answer per concrete
-# type never changes, so it is computed once per type.
-_CODE_TYPES: Dict[type, bool] = {}
+# The fields that may hold code, last first (a stack takes the last pushed first).
+_FIELDS_LAST_FIRST: Dict[type, Tuple[str, ...]] = _PerType(
+    lambda kind: _source_order_fields(kind)[::-1]
+)
+# isinstance() against libcst's abstract base classes is slow: whether a type is code is
+# answered once per type.
+_IS_CODE: Dict[type, bool] = _PerType(
+    lambda kind: issubclass(kind, cst.CSTNode) and not issubclass(kind, _TOKENS)
+)
 
 
-def _is_code(kind: type) -> bool:
-    known = _CODE_TYPES.get(kind)
-    if known is None:
-        known = _CODE_TYPES[kind] = issubclass(kind, cst.CSTNode) and not issubclass(kind, _TOKENS)
-    return known
+def _push_code(node: cst.CSTNode, fields: Tuple[str, ...], push: Callable[[Any], None]) -> None:
+    """Push the code held in ``fields`` of ``node`` (given last first), last first."""
+    is_code = _IS_CODE
+    for name in fields:
+        value = getattr(node, name)
+        kind = type(value)
+        if kind is tuple or kind is list:
+            for item in reversed(value):
+                if is_code[type(item)]:
+                    push(item)
+        elif is_code[kind]:
+            push(value)
 
 
 # Where statements live: walking only these fields visits every statement of a module
@@ -136,25 +161,40 @@ _STATEMENT_FIELDS: Dict[type, Tuple[str, ...]] = {
 }
 
 
-def statement_children(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
-    """The statements (and statement blocks) directly inside ``node``."""
-    for name in _STATEMENT_FIELDS.get(type(node), ()):
-        yield from _field_children(node, name)
-
-
-def children(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+def children(node: cst.CSTNode) -> List[cst.CSTNode]:
     """The direct children of ``node`` that are code, in source order."""
-    for name in _child_fields(type(node)):
-        yield from _field_children(node, name)
+    found: List[cst.CSTNode] = []
+    _push_code(node, _FIELDS_LAST_FIRST[type(node)], found.append)
+    found.reverse()
+    return found
 
 
 def walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
     """``node`` and every node below it that is code, in source (pre-)order."""
     stack = [node]
+    pop, push, fields = stack.pop, stack.append, _FIELDS_LAST_FIRST
     while stack:
-        current = stack.pop()
+        current = pop()
         yield current
-        stack.extend(reversed(list(children(current))))
+        _push_code(current, fields[type(current)], push)
+
+
+def parents(root: cst.CSTNode) -> Tuple[List[cst.CSTNode], Dict[int, cst.CSTNode]]:
+    """Every node below ``root`` that is code, in source (pre-)order, and the parent of
+    each (by ``id`` of the node: a libcst node's own hash is a Python call)."""
+    order: List[cst.CSTNode] = []
+    parent_of: Dict[int, cst.CSTNode] = {}
+    stack = [root]
+    pop, push, fields = stack.pop, stack.append, _FIELDS_LAST_FIRST
+    while stack:
+        current = pop()
+        order.append(current)
+        pushed_from = len(stack)
+        _push_code(current, fields[type(current)], push)
+        for index in range(pushed_from, len(stack)):
+            parent_of[id(stack[index])] = current
+    del order[0]
+    return order, parent_of
 
 
 # ---- visitors ---------------------------------------------------------------------------
@@ -179,7 +219,6 @@ class _Dispatch:
             and n[6:7].isupper()
             and self._callback(n) is not None
         )
-        self.has_attribute_callbacks = bool(self.attribute_callbacks)
 
     def visit_function(self, type_name: str) -> Optional[Callback]:
         return self._callback("visit_" + type_name)
@@ -207,50 +246,59 @@ def _dispatch_for(visitor: object) -> _Dispatch:
     return dispatch
 
 
-class _Callbacks:
-    """For a set of visitors: per node type, the (visitor, callback) pairs to call."""
-
-    def __init__(self, visitors: Sequence[object]) -> None:
-        self.table = [(v, _dispatch_for(v)) for v in visitors]
-        self._enter: Dict[type, list] = {}
-        self._leave: Dict[type, list] = {}
-        self._fields: Dict[type, frozenset] = {}
-
-    def fields_with_callbacks(self, kind: type) -> frozenset:
-        """The fields of ``kind`` some visitor has ``visit_<Type>_<field>`` callbacks for."""
-        found = self._fields.get(kind)
-        if found is None:
-            prefixes = (f"visit_{kind.__name__}_", f"leave_{kind.__name__}_")
-            found = self._fields[kind] = frozenset(
-                name[len(prefixes[0]) :]
-                for _, dispatch in self.table
-                for name in dispatch.attribute_callbacks
-                if name.startswith(prefixes)
-            )
-        return found
-
-    def enter(self, kind: type) -> list:
-        found = self._enter.get(kind)
-        if found is None:
-            found = self._enter[kind] = [
-                (visitor, visitor.on_visit if dispatch.custom_on_visit else None, dispatch.visit_function(kind.__name__))
-                for visitor, dispatch in self.table
-                if dispatch.custom_on_visit or dispatch.visit_function(kind.__name__) is not None
-            ]
-        return found
-
-    def leave(self, kind: type) -> list:
-        found = self._leave.get(kind)
-        if found is None:
-            found = self._leave[kind] = [
-                (visitor, visitor.on_leave if dispatch.custom_on_leave else None, dispatch.leave_function(kind.__name__))
-                for visitor, dispatch in self.table
-                if dispatch.custom_on_leave or dispatch.leave_function(kind.__name__) is not None
-            ]
-        return found
+# After a node's children: the callbacks to call, and the node to call them with.
+_Pending = Tuple[Tuple[Callback, ...], cst.CSTNode]
 
 
-_ENTER, _LEAVE, _ENTER_FIELD, _LEAVE_FIELD = 0, 1, 2, 3
+class _Plan(NamedTuple):
+    """For a set of visitors and one node type: what to do with a node of that type."""
+
+    enter: Tuple[Callback, ...]
+    leave: Tuple[Callback, ...]
+    fields: Tuple[str, ...]  # to descend into, last first
+    # Per field some visitor has ``visit_<Type>_<field>``/``leave_...`` callbacks for:
+    # those to call before its children and those to call after them.
+    around_fields: Dict[str, Tuple[Tuple[Callback, ...], Tuple[Callback, ...]]]
+
+
+class _Plans(_PerType):
+    """The plan of each node type for a set of visitors, bound to those visitors."""
+
+    def __init__(self, visitors: Sequence[object], statements_only: bool) -> None:
+        super().__init__(self._plan)
+        self._table = [(v, _dispatch_for(v)) for v in visitors]
+        self._statements_only = statements_only
+
+    def _plan(self, kind: type) -> _Plan:
+        type_name = kind.__name__
+        enter = tuple(
+            visitor.on_visit if dispatch.custom_on_visit else getattr(visitor, "visit_" + type_name)
+            for visitor, dispatch in self._table
+            if dispatch.custom_on_visit or dispatch.visit_function(type_name) is not None
+        )
+        leave = tuple(
+            visitor.on_leave if dispatch.custom_on_leave else getattr(visitor, "leave_" + type_name)
+            for visitor, dispatch in self._table
+            if dispatch.custom_on_leave or dispatch.leave_function(type_name) is not None
+        )
+        if self._statements_only:
+            fields = _STATEMENT_FIELDS.get(kind, ())[::-1]
+        else:
+            fields = _FIELDS_LAST_FIRST[kind]
+        around_fields = {}
+        for name in fields:
+            before = self._attribute_callbacks(f"visit_{type_name}_{name}")
+            after = self._attribute_callbacks(f"leave_{type_name}_{name}")
+            if before or after:
+                around_fields[name] = (before, after)
+        return _Plan(enter, leave, fields, around_fields)
+
+    def _attribute_callbacks(self, method: str) -> Tuple[Callback, ...]:
+        return tuple(
+            getattr(visitor, method)
+            for visitor, dispatch in self._table
+            if method in dispatch.attribute_callbacks
+        )
 
 
 def visit(node: cst.CSTNode, visitor: cst.CSTVisitor, *, statements_only: bool = False) -> None:
@@ -267,47 +315,35 @@ def visit_batched(
 ) -> None:
     """Run several visitors in one traversal. As with libcst's batched visitors, a visit
     callback returning False only skips the children when ``honour_skip`` (one visitor)."""
-    callbacks = _Callbacks(visitors)
-    fields_of = (lambda kind: _STATEMENT_FIELDS.get(kind, ())) if statements_only else _child_fields
-    stack: List[tuple] = [(_ENTER, node)]
-    pop, push, extend = stack.pop, stack.append, stack.extend
+    plans = _Plans(visitors, statements_only)
+    # Nodes to enter, and (callbacks, node) pairs to call once the nodes pushed before
+    # them are done: a node's leave callbacks, a field's attribute callbacks.
+    stack: List[Union[cst.CSTNode, _Pending]] = [node]
+    pop, push = stack.pop, stack.append
     while stack:
-        entry = pop()
-        kind, current = entry[0], entry[1]
-        node_type = type(current)
-        if kind == _ENTER:
-            descend = True
-            for visitor, on_visit, function in callbacks.enter(node_type):
-                result = on_visit(current) if on_visit is not None else function(visitor, current)
-                if result is False and honour_skip:
-                    descend = False
-            # Most node types have no leave callback: no need to come back to them.
-            if callbacks.leave(node_type):
-                push((_LEAVE, current))
-            if not descend:
-                continue
-            marked = callbacks.fields_with_callbacks(node_type)
-            for name in reversed(fields_of(node_type)):
-                with_fields = name in marked
-                if with_fields:
-                    push((_LEAVE_FIELD, current, name))
-                value = getattr(current, name, None)
-                value_type = type(value)
-                if value_type is tuple or value_type is list:
-                    extend([(_ENTER, v) for v in reversed(value) if _is_code(type(v))])
-                elif _is_code(value_type):
-                    push((_ENTER, value))
-                if with_fields:
-                    push((_ENTER_FIELD, current, name))
-        elif kind == _LEAVE:
-            for visitor, on_leave, function in callbacks.leave(node_type):
-                if on_leave is not None:
-                    on_leave(current)
-                else:
-                    function(visitor, current)
-        else:
-            prefix = "visit_" if kind == _ENTER_FIELD else "leave_"
-            method = f"{prefix}{type(current).__name__}_{entry[2]}"
-            for visitor, dispatch in callbacks.table:
-                if method in dispatch.attribute_callbacks:
-                    getattr(visitor, method)(current)
+        current = pop()
+        if type(current) is tuple:
+            callbacks, target = current
+            for callback in callbacks:
+                callback(target)
+            continue
+        enter, leave, fields, around_fields = plans[type(current)]
+        descend = True
+        for callback in enter:
+            if callback(current) is False and honour_skip:
+                descend = False
+        # Most node types have no leave callback: no need to come back to them.
+        if leave:
+            push((leave, current))
+        if not descend:
+            continue
+        if not around_fields:
+            _push_code(current, fields, push)
+            continue
+        for name in fields:
+            around = around_fields.get(name)
+            if around is not None:
+                push((around[1], current))
+            _push_code(current, (name,), push)
+            if around is not None:
+                push((around[0], current))
