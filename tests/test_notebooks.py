@@ -425,3 +425,55 @@ def test_cli_fix_writes_the_notebook(project: Path):
     assert json.loads(after)["cells"][6]["outputs"] == json.loads(before)["cells"][6]["outputs"]
     assert run_check("--fix", "training.ipynb", cwd=project).returncode == 0
     assert path.read_bytes() == after
+
+
+# ---- line breaks other than "\n" inside a cell -----------------------------------------------
+
+# Python and libcst end a row at "\r\n" and at a lone "\r" as at "\n", so the rows reported
+# are the same for each.
+LINE_BREAKS = {"lone CR": "\r", "CRLF": "\r\n"}
+
+
+def broken_by(line_break: str, flagged: str = FLAGGED) -> bytes:
+    """A notebook whose flagged calls follow rows ending in ``line_break``: one in cell 2
+    (whose source is a list, split as nbformat splits it, and ends with a line break), one
+    in cell 3 (a string without a final line break)."""
+    second = line_break.join(["x = 1", "y = 2", flagged, ""])
+    third = line_break.join([flagged, "z = 3"])
+    return notebook(code(IMPORT + "\n"), code(second.splitlines(True)), code(third))
+
+
+@pytest.mark.parametrize("line_break", LINE_BREAKS.values(), ids=LINE_BREAKS.keys())
+def test_rows_after_a_carriage_return_are_the_rows_python_sees(line_break: str):
+    expected = [(2, 3, 27, "KC006"), (3, 1, 27, "KC006")]
+    assert where(broken_by(line_break)) == where(broken_by("\n")) == expected
+    first, _ = lint_notebook(broken_by(line_break), "nb.ipynb", CODES)
+    assert first.source_line == FLAGGED + line_break[:-1]  # "\r\n" leaves its "\r" in the row
+
+
+def test_a_lone_carriage_return_ends_an_ipython_line():
+    masked = mask_cell("!pip install keras\rimport numpy as np\n")
+    assert masked.lines == ("pass", "import numpy as np")
+    assert masked.masked_rows == {1}
+
+
+@pytest.mark.parametrize("line_break", LINE_BREAKS.values(), ids=LINE_BREAKS.keys())
+def test_cli_rows_and_fix_round_trip_with_carriage_returns(tmp_path: Path, line_break: str):
+    (tmp_path / "plain.ipynb").write_bytes(broken_by("\n"))
+    (tmp_path / "broken.ipynb").write_bytes(broken_by(line_break))
+
+    def located(name: str) -> List[tuple]:
+        result = run_check("--output-format", "json", name, cwd=tmp_path)
+        assert result.returncode == 1, result.stderr
+        return [(f["cell"], f["location"], f["code"]) for f in json.loads(result.stdout)]
+
+    expected = [(2, {"row": 3, "column": 28}, "KC006"), (3, {"row": 1, "column": 28}, "KC006")]
+    assert located("broken.ipynb") == located("plain.ipynb") == expected
+    result = run_check("--fix", "--unsafe-fixes", "broken.ipynb", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    # Only the fixed spans changed: every other byte, each line break included, and the
+    # list source's items are as they were.
+    fixed = broken_by(line_break, FLAGGED.replace("(lr=", "(learning_rate="))
+    assert (tmp_path / "broken.ipynb").read_bytes() == fixed
+    assert run_check("--fix", "--unsafe-fixes", "broken.ipynb", cwd=tmp_path).returncode == 0
+    assert (tmp_path / "broken.ipynb").read_bytes() == fixed

@@ -5,7 +5,8 @@ IPython syntax is masked line for line so that rows never shift: a magic, shell 
 help line becomes ``pass`` at its own indentation (``files = !ls`` keeps its target:
 ``files = ...``), and the further lines of a backslash-continued command become empty.
 Every position is then mapped back to (cell, row within the cell), the cell counted among
-all cells, markdown included, as ruff counts them.
+all cells, markdown included, as ruff counts them; a row ends where Python ends one, so at a
+lone ``\\r`` too.
 
 Fixes are applied to the cells' own sources, never to the masked program, and only the
 changed cells' ``source`` values are spliced into the JSON text: outputs, metadata and the
@@ -24,7 +25,7 @@ from typing import Dict, FrozenSet, List, Optional, Sequence, Tuple, Union
 from ..diagnostics import UNANALYZABLE_CODE, Diagnostic, Edit, Fix, Position, sort_diagnostics
 from ..fixes import fix_python_text
 from .lint import lint_text, unanalyzable
-from .sources import SourceError, decode_json_text, encode_text
+from .sources import LONE_CR, SourceError, decode_json_text, encode_text
 from .suppression import apply_suppressions, file_suppression
 
 SourceValue = Union[str, List[str]]
@@ -58,6 +59,9 @@ _LINE_REFERENCE = re.compile(r"\bline (\d+)\b")
 # Separates the cells' sources in the text the fix loop works on (private-use characters,
 # so no real source contains it).
 _CELL_BOUNDARY = "\ue000kerascheck cell boundary\ue000\n"
+# Stands for a lone "\r" in that text, whose rows end only at "\n": the "\n" keeps them the
+# rows Python counts, the private-use character brings the "\r" back.
+_LONE_CR_MARK = "\ue001\n"
 
 
 # ---- reading ---------------------------------------------------------------------------------
@@ -159,8 +163,10 @@ def _json_type(value: object) -> str:
 
 
 def cell_lines(source: str) -> List[str]:
-    """The cell's rows: a final newline ends the last row, it does not start another."""
-    lines = source.split("\n")
+    """The cell's rows, as Python, libcst and IPython count them: a lone ``\\r`` ends a row
+    as ``\\n`` does (the ``\\r`` of ``\\r\\n`` stays at the end of its row's text, as in the
+    rest of kerascheck). A final line break ends the last row, it does not start another."""
+    lines = LONE_CR.sub("\n", source).split("\n")
     return lines[:-1] if lines[-1] == "" else lines
 
 
@@ -436,8 +442,10 @@ def fix_notebook(
     except SourceError:
         return data, []
     cells = notebook.code_cells
-    if not notebook.is_python or any(_CELL_BOUNDARY in cell.source for cell in cells):
-        return data, []
+    if not notebook.is_python or any(
+        mark in cell.source for cell in cells for mark in (_CELL_BOUNDARY, _LONE_CR_MARK)
+    ):
+        return data, []  # a source holding a mark could not be told apart from the mark
     fixer = _CellFixer(cells, path, codes)
     outcome = fix_python_text(fixer.joined(), fixer.lint, unsafe=unsafe, validate=fixer.parses)
     changed = {
@@ -466,12 +474,12 @@ class _CellFixer:
         self._found: Dict[int, Tuple[Diagnostic, Diagnostic]] = {}
 
     def joined(self) -> str:
-        return "".join(_CELL_BOUNDARY + _newline_terminated(cell.source) for cell in self.cells)
+        return "".join(_CELL_BOUNDARY + _text_to_fix(cell.source) for cell in self.cells)
 
     def sources(self, joined: str) -> List[str]:
-        """The cells' sources again, without the final newlines ``joined`` added."""
+        """The cells' sources again, from their pieces of ``joined``."""
         return [
-            piece if cell.source.endswith("\n") or not piece.endswith("\n") else piece[:-1]
+            _source_again(cell.source, piece)
             for cell, piece in zip(self.cells, joined.split(_CELL_BOUNDARY)[1:])
         ]
 
@@ -519,8 +527,19 @@ class _CellFixer:
         return rows_before
 
 
-def _newline_terminated(source: str) -> str:
-    return source if source.endswith("\n") or not source else source + "\n"
+def _text_to_fix(source: str) -> str:
+    """A cell's source as the fix loop sees it: each lone "\\r" marked, a newline at the end."""
+    marked = LONE_CR.sub(_LONE_CR_MARK, source)
+    return marked if marked.endswith("\n") or not marked else marked + "\n"
+
+
+def _source_again(original: str, piece: str) -> str:
+    """The source of the cell that was ``original`` from its piece of the fix loop's text:
+    each lone "\\r" back, without the newline :func:`_text_to_fix` added at the end."""
+    source = piece.replace(_LONE_CR_MARK, "\r")
+    if original.endswith(("\n", "\r")) or not source.endswith("\n"):
+        return source
+    return source[:-1]
 
 
 def _shifted(position: Position, rows: int) -> Position:
@@ -584,8 +603,9 @@ def _splice_sources(notebook: Notebook, changed: Dict[int, str]) -> str:
 
 
 def _lines_with_ends(source: str) -> List[str]:
-    """Jupyter's list form: one item per line, each ending with its newline but the last."""
-    return re.findall(r"[^\n]*\n|[^\n]+", source)
+    """Jupyter's list form: one item per row, each ending with its line break but the last
+    (nbformat splits at a lone "\\r" too, where the row ends)."""
+    return re.findall(r"[^\r\n]*(?:\r\n?|\n)|[^\r\n]+", source)
 
 
 def _source_spans(text: str) -> List[Tuple[int, int]]:

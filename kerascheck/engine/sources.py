@@ -16,7 +16,8 @@ MAX_FILE_BYTES = 8 * 1024 * 1024
 # A notebook's size is mostly its outputs (plots, images): its code is limited later.
 MAX_NOTEBOOK_BYTES = 64 * 1024 * 1024
 
-_LONE_CR = re.compile(r"\r(?!\n)")
+# A "\r" that is not part of "\r\n": Python and libcst end a row there too.
+LONE_CR = re.compile(r"\r(?!\n)")
 
 
 class SourceError(Exception):
@@ -103,10 +104,10 @@ def decode_python(data: bytes) -> DecodedText:
         ) from None
     if text.startswith("\ufeff"):
         text = text[1:]
-    if _LONE_CR.search(text) is None:
+    if LONE_CR.search(text) is None:
         return DecodedText(text, encoding, newline_of(text))
     lone_cr = "some" if "\n" in text else "all"
-    return DecodedText(_LONE_CR.sub("\n", text), encoding, "\n", lone_cr)
+    return DecodedText(LONE_CR.sub("\n", text), encoding, "\n", lone_cr)
 
 
 def decode_json_text(data: bytes) -> DecodedText:
