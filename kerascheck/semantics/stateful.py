@@ -518,16 +518,7 @@ def _literal(expr: cst.CSTNode) -> object:
 
 
 def _all_nodes(root: cst.CSTNode, kind: Type[_N]) -> List[_N]:
-    found: List[_N] = []
-
-    class _Collect(cst.CSTVisitor):
-        def on_visit(self, node: cst.CSTNode) -> bool:
-            if isinstance(node, kind):
-                found.append(node)
-            return True
-
-    walk.visit(root, _Collect())
-    return found
+    return [node for node in walk.walk(root) if isinstance(node, kind)]
 
 
 # --------------------------------------------------------------------------------------

@@ -235,70 +235,75 @@ class _Dispatch:
         return function
 
 
-_DISPATCH: Dict[type, _Dispatch] = {}
+_DISPATCH: Dict[type, _Dispatch] = _PerType(_Dispatch)
 
 
-def _dispatch_for(visitor: object) -> _Dispatch:
-    kind = type(visitor)
-    dispatch = _DISPATCH.get(kind)
-    if dispatch is None:
-        dispatch = _DISPATCH[kind] = _Dispatch(kind)
-    return dispatch
-
-
+# A callback of one of the visitors of a traversal: the function (the method of the
+# visitor's class) and the position of the visitor among the visitors.
+_Callback = Tuple[Callback, int]
 # After a node's children: the callbacks to call, and the node to call them with.
-_Pending = Tuple[Tuple[Callback, ...], cst.CSTNode]
+_Pending = Tuple[Tuple[_Callback, ...], cst.CSTNode]
 
 
 class _Plan(NamedTuple):
-    """For a set of visitors and one node type: what to do with a node of that type."""
+    """For the classes of a set of visitors and one node type: what to do with a node."""
 
-    enter: Tuple[Callback, ...]
-    leave: Tuple[Callback, ...]
+    enter: Tuple[_Callback, ...]
+    leave: Tuple[_Callback, ...]
     fields: Tuple[str, ...]  # to descend into, last first
     # Per field some visitor has ``visit_<Type>_<field>``/``leave_...`` callbacks for:
     # those to call before its children and those to call after them.
-    around_fields: Dict[str, Tuple[Tuple[Callback, ...], Tuple[Callback, ...]]]
+    around_fields: Dict[str, Tuple[Tuple[_Callback, ...], Tuple[_Callback, ...]]]
 
 
-class _Plans(_PerType):
-    """The plan of each node type for a set of visitors, bound to those visitors."""
+def _plan(visitor_types: Tuple[type, ...], statements_only: bool, kind: type) -> _Plan:
+    dispatches = [_DISPATCH[visitor_type] for visitor_type in visitor_types]
+    type_name = kind.__name__
+    enter = []
+    leave = []
+    for index, dispatch in enumerate(dispatches):
+        visit_function = dispatch.visit_function(type_name)
+        if dispatch.custom_on_visit:
+            enter.append((dispatch.visitor_type.on_visit, index))
+        elif visit_function is not None:
+            enter.append((visit_function, index))
+        leave_function = dispatch.leave_function(type_name)
+        if dispatch.custom_on_leave:
+            leave.append((dispatch.visitor_type.on_leave, index))
+        elif leave_function is not None:
+            leave.append((leave_function, index))
+    if statements_only:
+        fields = _STATEMENT_FIELDS.get(kind, ())[::-1]
+    else:
+        fields = _FIELDS_LAST_FIRST[kind]
+    around_fields = {}
+    for name in fields:
+        before = _attribute_callbacks(dispatches, f"visit_{type_name}_{name}")
+        after = _attribute_callbacks(dispatches, f"leave_{type_name}_{name}")
+        if before or after:
+            around_fields[name] = (before, after)
+    return _Plan(tuple(enter), tuple(leave), fields, around_fields)
 
-    def __init__(self, visitors: Sequence[object], statements_only: bool) -> None:
-        super().__init__(self._plan)
-        self._table = [(v, _dispatch_for(v)) for v in visitors]
-        self._statements_only = statements_only
 
-    def _plan(self, kind: type) -> _Plan:
-        type_name = kind.__name__
-        enter = tuple(
-            visitor.on_visit if dispatch.custom_on_visit else getattr(visitor, "visit_" + type_name)
-            for visitor, dispatch in self._table
-            if dispatch.custom_on_visit or dispatch.visit_function(type_name) is not None
-        )
-        leave = tuple(
-            visitor.on_leave if dispatch.custom_on_leave else getattr(visitor, "leave_" + type_name)
-            for visitor, dispatch in self._table
-            if dispatch.custom_on_leave or dispatch.leave_function(type_name) is not None
-        )
-        if self._statements_only:
-            fields = _STATEMENT_FIELDS.get(kind, ())[::-1]
-        else:
-            fields = _FIELDS_LAST_FIRST[kind]
-        around_fields = {}
-        for name in fields:
-            before = self._attribute_callbacks(f"visit_{type_name}_{name}")
-            after = self._attribute_callbacks(f"leave_{type_name}_{name}")
-            if before or after:
-                around_fields[name] = (before, after)
-        return _Plan(enter, leave, fields, around_fields)
+def _attribute_callbacks(dispatches: List[_Dispatch], method: str) -> Tuple[_Callback, ...]:
+    return tuple(
+        (getattr(dispatch.visitor_type, method), index)
+        for index, dispatch in enumerate(dispatches)
+        if method in dispatch.attribute_callbacks
+    )
 
-    def _attribute_callbacks(self, method: str) -> Tuple[Callback, ...]:
-        return tuple(
-            getattr(visitor, method)
-            for visitor, dispatch in self._table
-            if method in dispatch.attribute_callbacks
-        )
+
+# Per set of visitor classes (and statements_only), the plans of the node types met so far.
+_PLANS: Dict[Tuple[Tuple[type, ...], bool], Dict[type, _Plan]] = {}
+
+
+def _plans_for(visitors: Sequence[object], statements_only: bool) -> Dict[type, _Plan]:
+    visitor_types = tuple(type(visitor) for visitor in visitors)
+    key = (visitor_types, statements_only)
+    plans = _PLANS.get(key)
+    if plans is None:
+        plans = _PLANS[key] = _PerType(lambda kind: _plan(visitor_types, statements_only, kind))
+    return plans
 
 
 def visit(node: cst.CSTNode, visitor: cst.CSTVisitor, *, statements_only: bool = False) -> None:
@@ -315,7 +320,7 @@ def visit_batched(
 ) -> None:
     """Run several visitors in one traversal. As with libcst's batched visitors, a visit
     callback returning False only skips the children when ``honour_skip`` (one visitor)."""
-    plans = _Plans(visitors, statements_only)
+    plans = _plans_for(visitors, statements_only)
     # Nodes to enter, and (callbacks, node) pairs to call once the nodes pushed before
     # them are done: a node's leave callbacks, a field's attribute callbacks.
     stack: List[Union[cst.CSTNode, _Pending]] = [node]
@@ -324,13 +329,13 @@ def visit_batched(
         current = pop()
         if type(current) is tuple:
             callbacks, target = current
-            for callback in callbacks:
-                callback(target)
+            for function, index in callbacks:
+                function(visitors[index], target)
             continue
         enter, leave, fields, around_fields = plans[type(current)]
         descend = True
-        for callback in enter:
-            if callback(current) is False and honour_skip:
+        for function, index in enter:
+            if function(visitors[index], current) is False and honour_skip:
                 descend = False
         # Most node types have no leave callback: no need to come back to them.
         if leave:
