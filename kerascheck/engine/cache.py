@@ -13,27 +13,15 @@ import hashlib
 import json
 import os
 import tempfile
-from functools import lru_cache
 from pathlib import Path
 from typing import List, Optional
 
 from .. import __version__
 from ..diagnostics import Diagnostic
+from ..installation import code_fingerprint
 
 CACHE_DIR = ".kerascheck_cache"
 _FORMAT = 1
-
-
-@lru_cache(maxsize=1)
-def _code_fingerprint() -> str:
-    """Changes whenever kerascheck's own code does (an editable install being edited), so
-    results of an older rule never come back from the cache under the same version."""
-    package = Path(__file__).resolve().parent.parent
-    digest = hashlib.sha256(__version__.encode())
-    for source in sorted(package.rglob("*.py")):
-        info = source.stat()
-        digest.update(f"{source.relative_to(package)}:{info.st_size}:{info.st_mtime_ns};".encode())
-    return digest.hexdigest()[:16]
 
 
 def _entry_path(root: Path, path: Path) -> str:
@@ -49,7 +37,7 @@ def _key(path: Path, fingerprint: str) -> Optional[dict]:
     return {
         "format": _FORMAT,
         "version": __version__,
-        "code": _code_fingerprint(),
+        "code": code_fingerprint(),
         "path": str(path),
         "size": info.st_size,
         # mtime alone misses an edit within the file system's timestamp granularity;
