@@ -13,7 +13,7 @@ import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, List, Optional, Sequence, Tuple
 
 from ..config import Settings, SettingsResolver
 from ..diagnostics import UNANALYZABLE_CODE, Diagnostic, sort_diagnostics
@@ -28,6 +28,9 @@ from .runner import (
     unanalyzable_if_enabled,
 )
 from .sources import SourceError, decode_python, read_bytes
+
+if TYPE_CHECKING:  # pragma: no cover (importing it loads libcst)
+    from .incremental import ParserMemory
 
 STDIN = "-"
 
@@ -48,6 +51,8 @@ class CheckRequest:
     jobs: Optional[int] = None
     color: bool = False
     progress: bool = False
+    # The parses a long-lived process (the daemon) keeps between runs.
+    parsers: Optional["ParserMemory"] = None
 
 
 @dataclass
@@ -104,7 +109,13 @@ def run_check(request: CheckRequest, resolver: SettingsResolver) -> CheckOutcome
                     diff_texts.append(result.diff)
         else:
             with _progress_bar(request.progress and len(sources) > 20) as progress:
-                run = check_files(sources, jobs=request.jobs, use_cache=request.use_cache, progress=progress)
+                run = check_files(
+                    sources,
+                    jobs=request.jobs,
+                    use_cache=request.use_cache,
+                    progress=progress,
+                    parsers=request.parsers,
+                )
             found.extend(run.diagnostics)
         rules_settings = resolver.all_settings()
     found = sort_diagnostics(found)

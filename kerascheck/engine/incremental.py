@@ -18,8 +18,10 @@ file's newline or indentation), the text is parsed whole.
 from __future__ import annotations
 
 import ast
+import os
 import re
 import warnings
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Dict, List, Optional, Set, Tuple
@@ -31,6 +33,8 @@ from ..positions import NodePositions, Positions, moved_down, rows_in
 from ..semantics import walk
 
 _LINE_END = re.compile(r"\r\n|\n")
+# A remembered 1,000-line file holds a few megabytes of syntax tree.
+MAX_REMEMBERED_FILES = 32
 
 
 @dataclass(frozen=True)
@@ -194,3 +198,24 @@ def _assemble(chunks: List[_Chunk]) -> Optional[cst.Module]:
         default_newline=newlines.pop(),
         has_trailing_newline=last.has_trailing_newline,
     )
+
+
+class ParserMemory:
+    """The incremental parser of each file a long-lived process (the daemon) checked, so
+    that a file's next version re-parses only its changed statements. The files checked
+    last are kept, the others forgotten."""
+
+    def __init__(self, max_files: int = MAX_REMEMBERED_FILES) -> None:
+        self._parsers: "OrderedDict[str, IncrementalParser]" = OrderedDict()
+        self._max_files = max_files
+
+    def __len__(self) -> int:
+        return len(self._parsers)
+
+    def parser_for(self, path: str) -> IncrementalParser:
+        key = os.path.abspath(path)
+        parser = self._parsers.pop(key, None) or IncrementalParser()
+        self._parsers[key] = parser
+        while len(self._parsers) > self._max_files:
+            self._parsers.popitem(last=False)
+        return parser

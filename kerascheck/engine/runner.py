@@ -12,7 +12,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ..diagnostics import UNANALYZABLE_CODE, Diagnostic, sort_diagnostics
 from .cache import Cache
@@ -28,11 +28,21 @@ MIN_FILES_FOR_POOL = 4
 # batch taking every n-th file so that the large files of one folder are spread out.
 MAX_BATCH = 16
 
+if TYPE_CHECKING:  # pragma: no cover (importing it loads libcst)
+    from .incremental import IncrementalParser, ParserMemory
+
 Progress = Callable[[int, int], None]
 
 
-def lint_source_bytes(data: bytes, display: str, codes: Sequence[str], notebook: bool) -> List[Diagnostic]:
-    """Lint one file's bytes (a Python file or a notebook); problems become KC900."""
+def lint_source_bytes(
+    data: bytes,
+    display: str,
+    codes: Sequence[str],
+    notebook: bool,
+    incremental: Optional["IncrementalParser"] = None,
+) -> List[Diagnostic]:
+    """Lint one file's bytes (a Python file or a notebook); problems become KC900. A
+    Python file is parsed through ``incremental`` when given (see ``lint_text``)."""
     if notebook:
         from .notebook import lint_notebook
 
@@ -41,15 +51,17 @@ def lint_source_bytes(data: bytes, display: str, codes: Sequence[str], notebook:
         decoded = decode_python(data)
     except SourceError as error:
         return unanalyzable_if_enabled(display, error, codes)
-    return lint_text(decoded.text, display, codes)
+    return lint_text(decoded.text, display, codes, incremental=incremental)
 
 
-def lint_path(path: str, display: str, codes: Sequence[str]) -> List[Diagnostic]:
+def lint_path(
+    path: str, display: str, codes: Sequence[str], incremental: Optional["IncrementalParser"] = None
+) -> List[Diagnostic]:
     try:
         data = read_bytes(path)
     except SourceError as error:
         return unanalyzable_if_enabled(display, error, codes)
-    return lint_source_bytes(data, display, codes, path.endswith(NOTEBOOK_SUFFIX))
+    return lint_source_bytes(data, display, codes, path.endswith(NOTEBOOK_SUFFIX), incremental)
 
 
 def unanalyzable_if_enabled(display: str, error: SourceError, codes: Sequence[str]) -> List[Diagnostic]:
@@ -96,7 +108,10 @@ def check_files(
     jobs: Optional[int] = None,
     use_cache: bool = True,
     progress: Optional[Progress] = None,
+    parsers: Optional["ParserMemory"] = None,
 ) -> RunResult:
+    """Every finding in ``sources``. A long-lived caller passes the ``parsers`` it keeps,
+    through which the files checked in this process are parsed."""
     result = RunResult(files_checked=len(sources))
     pending: List[Tuple[SourcePath, Tuple[str, ...]]] = []
     done = 0
@@ -128,7 +143,9 @@ def check_files(
     jobs = jobs or default_jobs()
     if jobs <= 1 or len(pending) < MIN_FILES_FOR_POOL:
         for source, codes in pending:
-            finished(source, codes, lint_path(str(source.path), source.display, codes))
+            path = str(source.path)
+            incremental = parsers.parser_for(path) if parsers is not None else None
+            finished(source, codes, lint_path(path, source.display, codes, incremental))
     else:
         _run_pool(pending, jobs, finished)
     result.diagnostics = sort_diagnostics(result.diagnostics)
