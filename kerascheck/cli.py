@@ -61,7 +61,15 @@ def main() -> None:
 @click.option("-q", "--quiet", is_flag=True, help="Print findings only: no summary, no progress.")
 @click.option("--force-exclude", is_flag=True, help="Apply `exclude` even to files named on the command line.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), help="Parallel processes (default: all cores).")
+@click.option(
+    "--daemon",
+    is_flag=True,
+    help="Check through a background process that keeps kerascheck loaded "
+    "(started by the first such run).",
+)
+@click.pass_obj
 def check(
+    kept_parsers: object,
     paths: Tuple[str, ...],
     select: Tuple[str, ...],
     ignore: Tuple[str, ...],
@@ -79,8 +87,11 @@ def check(
     quiet: bool,
     force_exclude: bool,
     jobs: Optional[int],
+    daemon: bool,
 ) -> None:
     """Check PATHS (files or folders; default "."; "-" reads stdin)."""
+    # ``--daemon`` was acted on before click ran (``kerascheck.launch``); here the run is
+    # local, or it is the daemon's, which passes the parses it keeps as the context object.
     from .config import CliOverrides, ConfigError, SettingsResolver
     from .engine.check import CheckRequest, run_check
 
@@ -108,6 +119,7 @@ def check(
         jobs=jobs,
         color=sys.stdout.isatty() and "NO_COLOR" not in os.environ,
         progress=not quiet and sys.stderr.isatty() and output_format in ("full", "concise"),
+        parsers=kept_parsers,  # type: ignore[arg-type]
     )
     try:
         outcome = run_check(request, resolver)
@@ -199,6 +211,87 @@ def server() -> None:
             'pip install "kerascheck[lsp]"'
         )
     serve()
+
+
+@main.group()
+def daemon() -> None:
+    """The background process behind `check --daemon` (one per user and installation)."""
+
+
+@daemon.command("start")
+@click.option(
+    "--idle-timeout",
+    type=click.FloatRange(min=1),
+    default=None,
+    help="Stop after this many seconds without a request (default: 30 minutes).",
+)
+def daemon_start(idle_timeout: Optional[float]) -> None:
+    """Start the daemon in the background, unless it is running."""
+    import time
+
+    from .daemon import client, protocol
+
+    path = _daemon_socket()
+    status = client.ask(path, "status")
+    if status is None:
+        client.start_in_background(path, idle_timeout or protocol.DEFAULT_IDLE_TIMEOUT)
+        deadline = time.monotonic() + DAEMON_START_SECONDS
+        while status is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+            status = client.ask(path, "status")
+        if status is None:
+            _fail(f"the daemon did not start; its log is {path}.log")
+    elif idle_timeout is not None and status["idle_timeout"] != idle_timeout:
+        kept = status["idle_timeout"]
+        click.echo(f"kerascheck: the running daemon keeps its idle timeout of {kept:g} s", err=True)
+    _echo_status(status)
+
+
+@daemon.command("stop")
+def daemon_stop() -> None:
+    """Stop the daemon, if it is running."""
+    from .daemon import client
+
+    reply = client.ask(_daemon_socket(), "stop")
+    if reply is None:
+        click.echo("kerascheck daemon is not running")
+    else:
+        click.echo(f"kerascheck daemon stopped (pid {reply['pid']})")
+
+
+@daemon.command("status")
+def daemon_status() -> None:
+    """Say whether the daemon runs (exit status 1 when it does not)."""
+    from .daemon import client
+
+    status = client.ask(_daemon_socket(), "status")
+    if status is None:
+        click.echo("kerascheck daemon is not running")
+        sys.exit(EXIT_FINDINGS)
+    _echo_status(status)
+
+
+DAEMON_START_SECONDS = 20.0
+
+
+def _daemon_socket() -> str:
+    from .daemon import protocol
+
+    if not protocol.supported():
+        _fail("the daemon needs Unix domain sockets that pass file descriptors (Linux, macOS)")
+    try:
+        return protocol.socket_path()
+    except protocol.DaemonUnavailable as error:
+        _fail(f"the daemon cannot run here: {error}")
+        raise  # unreachable: _fail exits
+
+
+def _echo_status(status: dict) -> None:  # type: ignore[type-arg]
+    click.echo(
+        f"kerascheck daemon running (pid {status['pid']}, version {status['version']}, "
+        f"up {status['uptime']:g} s, {status['requests']} requests, "
+        f"idle timeout {status['idle_timeout']:g} s, socket {status['socket']})"
+    )
 
 
 def _fail(message: str) -> "None":
