@@ -13,6 +13,10 @@ both alike:
 - ``kerascheck check`` of one 1,000-line file, end to end (what an editor or a pre-commit
   run on one file waits for): a clean training script, and the same script with one
   finding (an optimizer built with ``lr=``), which must be parsed and analysed;
+- the same two files through ``check --daemon`` (a daemon started for the benchmark in a
+  private folder), each edited before every run as between two commits: the daemon has
+  seen the file's previous version. And a copy of the flagged file under a new name for
+  every run, which the daemon parses whole (its first sight of a file);
 
 and prints medians, the ratios to ruff, and the peak memory of a cold run.
 """
@@ -32,7 +36,7 @@ import tempfile
 import time
 import zipfile
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import kerascheck
 
@@ -125,9 +129,15 @@ def train_{i}(x, y):
     path.write_text(text, encoding="utf-8")
 
 
-def timed(command: Sequence[str], cwd: Path) -> float:
+def edit_one_line(path: Path, run: int) -> None:
+    """A small edit, as between two commits: one model's units change."""
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace(f"units={64 + run}", f"units={65 + run}", 1), encoding="utf-8")
+
+
+def timed(command: Sequence[str], cwd: Path, env: Optional[Dict[str, str]] = None) -> float:
     start = time.perf_counter()
-    subprocess.run(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     return time.perf_counter() - start
 
 
@@ -158,7 +168,10 @@ def main() -> int:
     if ruff is None:
         subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "ruff"], check=True)
         ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
-    kerascheck = [sys.executable, "-m", "kerascheck", "check", "--exit-zero", "--output-format", "concise"]
+    # The console script, as users and pre-commit run it (``python -m`` costs a little more).
+    script = Path(sys.executable).parent / "kerascheck"
+    program = [str(script)] if script.exists() else [sys.executable, "-m", "kerascheck"]
+    kerascheck = [*program, "check", "--exit-zero", "--output-format", "concise"]
 
     # An installed package comes with its bytecode (pip compiles it); an editable checkout
     # run with PYTHONDONTWRITEBYTECODE would compile every module on every start instead.
@@ -174,10 +187,26 @@ def main() -> int:
     flagged = single.with_name("train_flagged.py")
     one_thousand_line_file(flagged, with_finding=True)
 
-    names = ("cold", "warm", "ruff", "one_file", "one_file_with_finding")
+    names = (
+        "cold",
+        "warm",
+        "ruff",
+        "one_file",
+        "one_file_with_finding",
+        "daemon_one_file_edited",
+        "daemon_one_file_with_finding_edited",
+        "daemon_one_file_first_sight",
+    )
     results: Dict[str, List[float]] = {name: [] for name in names}
     subprocess.run([*kerascheck, "."], cwd=corpus, stdout=subprocess.DEVNULL)  # fill the cache
-    for _ in range(args.runs):
+    runtime = Path(tempfile.mkdtemp(prefix="kcb-", dir="/tmp" if os.name == "posix" else None))
+    daemon_environment = {**os.environ, "XDG_RUNTIME_DIR": str(runtime)}
+    through_daemon = [*kerascheck, "--daemon", "--no-cache"]
+    quietly = {"env": daemon_environment, "stdout": subprocess.DEVNULL}
+    subprocess.run([*program, "daemon", "start"], check=True, **quietly)
+    for path in (single, flagged):  # the daemon's first sight of them, not timed
+        subprocess.run([*through_daemon, str(path)], **quietly)
+    for run in range(args.runs):
         results["ruff"].append(timed([ruff, "check", "--no-cache", "--exit-zero", "--quiet", "."], corpus))
         results["cold"].append(timed([*kerascheck, "--no-cache", "."], corpus))
         results["warm"].append(timed([*kerascheck, "."], corpus))
@@ -185,6 +214,20 @@ def main() -> int:
         results["one_file_with_finding"].append(
             timed([*kerascheck, "--no-cache", str(flagged)], single.parent)
         )
+        for name, path in (
+            ("daemon_one_file_edited", single),
+            ("daemon_one_file_with_finding_edited", flagged),
+        ):
+            edit_one_line(path, run)
+            command = [*through_daemon, str(path)]
+            results[name].append(timed(command, path.parent, daemon_environment))
+        fresh = single.with_name(f"train_copy_{run}.py")
+        shutil.copy(flagged, fresh)
+        results["daemon_one_file_first_sight"].append(
+            timed([*through_daemon, str(fresh)], single.parent, daemon_environment)
+        )
+    subprocess.run([*program, "daemon", "stop"], **quietly)
+    shutil.rmtree(runtime, ignore_errors=True)
     memory = peak_memory_mib([*kerascheck, "--no-cache", "."], corpus)
 
     median = {name: statistics.median(values) for name, values in results.items()}
@@ -198,6 +241,13 @@ def main() -> int:
         "peak_memory_mib": round(memory, 1),
         "one_1000_line_file_ms": round(median["one_file"] * 1000),
         "one_1000_line_file_with_a_finding_ms": round(median["one_file_with_finding"] * 1000),
+        "daemon_one_1000_line_file_edited_ms": round(median["daemon_one_file_edited"] * 1000),
+        "daemon_one_1000_line_file_with_a_finding_edited_ms": round(
+            median["daemon_one_file_with_finding_edited"] * 1000
+        ),
+        "daemon_first_sight_of_a_1000_line_file_ms": round(
+            median["daemon_one_file_first_sight"] * 1000
+        ),
     }
     print(json.dumps(report, indent=2))
     return 0
