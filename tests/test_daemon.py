@@ -394,3 +394,56 @@ def _alive(pid: int) -> bool:
             return status.read().split(") ", 1)[1][0] != "Z"
     except OSError:
         return True
+
+
+def test_a_served_run_loads_neither_click_nor_libcst_in_the_client(runner: Runner):
+    """The client's whole point is its start-up: the standard library only."""
+    runner.run("daemon", "start")
+    runner.wait_until_running()
+    probe = (
+        "import atexit, sys\n"
+        "heavy = ('click', 'libcst', 'rich', 'kerascheck.cli', 'kerascheck.engine')\n"
+        "atexit.register(lambda: print(sorted(m for m in heavy if m in sys.modules), file=sys.stderr))\n"
+        "sys.argv = ['kerascheck', 'check', '--daemon', '--no-cache', 'train.py']\n"
+        "from kerascheck.launch import main\n"
+        "main()\n"
+    )
+    served_run = subprocess.run(
+        [sys.executable, "-c", probe], cwd=runner.project, env=runner.env, capture_output=True, text=True
+    )
+    assert served_run.returncode == 1 and "KC006" in served_run.stdout
+    assert served_run.stderr.strip().splitlines()[-1] == "[]"
+    # The same probe without the daemon loads them: the check above can fail.
+    local = subprocess.run(
+        [sys.executable, "-c", probe.replace("'--daemon', ", "")],
+        cwd=runner.project,
+        env=runner.env,
+        capture_output=True,
+        text=True,
+    )
+    assert "'libcst'" in local.stderr.strip().splitlines()[-1]
+
+
+def test_a_starting_daemon_stops_those_of_earlier_code(runner: Runner):
+    """A daemon of this interpreter and package under another socket name (the name of
+    earlier code, before an upgrade) is unreachable: the next daemon to start stops it."""
+    folder = runner.runtime / "kerascheck"
+    folder.mkdir(mode=0o700)
+    earlier = subprocess.Popen(
+        client.daemon_command(str(folder / "earlier.sock")),
+        env={**runner.env, "PYTHONPATH": str(Path(client.PACKAGE_DIR).parent)},
+        cwd=folder,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + STARTUP_DEADLINE
+        while client.ask(str(folder / "earlier.sock"), "status") is None:
+            assert time.monotonic() < deadline and earlier.poll() is None
+            time.sleep(0.05)
+        runner.run("daemon", "start")
+        assert earlier.wait(timeout=STARTUP_DEADLINE) == 0
+        assert runner.status() is not None
+    finally:
+        if earlier.poll() is None:
+            earlier.kill()

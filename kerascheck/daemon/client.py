@@ -54,8 +54,9 @@ def run(argv: Sequence[str]) -> Optional[int]:
         return _check(connection, argv, cwd)
 
 
-def connect(path: str) -> Optional[socket.socket]:
+def connect(path: str, timeout: Optional[float] = None) -> Optional[socket.socket]:
     connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    connection.settimeout(timeout)
     try:
         connection.connect(path)
     except OSError:  # no daemon, or one that died and left its socket behind
@@ -165,10 +166,10 @@ def start_in_background(path: str, idle_timeout: float = DEFAULT_IDLE_TIMEOUT) -
     return process.pid
 
 
-def ask(path: str, command: str) -> Optional[Message]:
+def ask(path: str, command: str, timeout: Optional[float] = None) -> Optional[Message]:
     """A one-message exchange with the daemon at ``path`` (status, stop); None when none
-    answers."""
-    connection = connect(path)
+    answers (in ``timeout`` seconds, when given)."""
+    connection = connect(path, timeout)
     if connection is None:
         return None
     with connection:

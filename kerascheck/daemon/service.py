@@ -25,8 +25,9 @@ import sys
 import threading
 import time
 import traceback
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
+from ..installation import PACKAGE_DIR
 from .protocol import (
     DEFAULT_IDLE_TIMEOUT,
     STREAMS,
@@ -40,6 +41,8 @@ EXIT_FAILURE, EXIT_INTERRUPTED = 2, 130
 # A client that connects must say what it wants at once; a silent one would block the
 # daemon for everybody else.
 REQUEST_TIMEOUT = 10.0
+# How long a starting daemon waits for an older one's answer (a busy one is left alone).
+SUPERSEDED_TIMEOUT = 1.0
 
 
 class Daemon:
@@ -61,6 +64,7 @@ class Daemon:
         try:
             self._load()
             listener = self._listen()
+            self._stop_superseded()
             try:
                 self._loop(listener)
             finally:
@@ -74,13 +78,10 @@ class Daemon:
         from ..cli import main
         from ..engine import analysis  # noqa: F401
         from ..engine.incremental import ParserMemory
-        from ..output import _MODULES, render  # noqa: F401
+        from ..output import load_all
         from ..registry import all_rules
 
-        import importlib
-
-        for module in _MODULES.values():
-            importlib.import_module(f"kerascheck.output.{module}")
+        load_all()
         all_rules()
         self._command = main
         self.parsers = ParserMemory()
@@ -99,6 +100,20 @@ class Daemon:
         listener.listen(16)
         listener.settimeout(self.idle_timeout)
         return listener
+
+    def _stop_superseded(self) -> None:
+        """Stop the daemons this interpreter ran for this package's earlier code (before an
+        upgrade, or an edit of a checkout): no client can reach them any more."""
+        from .client import ask
+
+        folder = os.path.dirname(self.path)
+        for name in sorted(os.listdir(folder)):
+            other = os.path.join(folder, name)
+            if not name.endswith(".sock") or other == self.path:
+                continue
+            status = ask(other, "status", SUPERSEDED_TIMEOUT)
+            if status and (status.get("executable"), status.get("package")) == _identity():
+                ask(other, "stop", SUPERSEDED_TIMEOUT)
 
     def _remove_socket(self, listener: socket.socket) -> None:
         listener.close()
@@ -165,6 +180,8 @@ class Daemon:
             "requests": self.requests,
             "idle_timeout": self.idle_timeout,
             "files_remembered": len(self.parsers),
+            "executable": _identity()[0],
+            "package": _identity()[1],
         }
 
     def _check(self, message: Message, fds: List[int], connection: socket.socket) -> int:
@@ -276,6 +293,12 @@ class _InterruptWatcher(threading.Thread):
             except OSError:
                 pass
             self.join()
+
+
+def _identity() -> Tuple[str, str]:
+    """What makes daemons the same installation, whatever their code: the interpreter and
+    the package's folder."""
+    return sys.executable, PACKAGE_DIR
 
 
 def _is_check(argv: object) -> bool:

@@ -34,7 +34,7 @@ _MODULES = {
     "lsp": "lsp",
 }
 
-__all__ = ["FORMATS", "OutputOptions", "render", "to_lsp_diagnostic", "utf16_column"]
+__all__ = ["FORMATS", "OutputOptions", "load_all", "render", "to_lsp_diagnostic", "utf16_column"]
 
 
 def render(fmt: str, diagnostics: Sequence[Diagnostic], options: OutputOptions) -> str:
@@ -46,3 +46,9 @@ def render(fmt: str, diagnostics: Sequence[Diagnostic], options: OutputOptions) 
         raise ValueError(f"unknown output format {fmt!r}; expected one of {expected}") from None
     renderer = importlib.import_module(f"{__name__}.{module}").render
     return renderer(sort_diagnostics(list(diagnostics)), options)
+
+
+def load_all() -> None:
+    """Import every format now: a long-lived process (the daemon) pays once, up front."""
+    for module in _MODULES.values():
+        importlib.import_module(f"{__name__}.{module}")
