@@ -403,13 +403,18 @@ def test_a_served_run_loads_neither_click_nor_libcst_in_the_client(runner: Runne
     probe = (
         "import atexit, sys\n"
         "heavy = ('click', 'libcst', 'rich', 'kerascheck.cli', 'kerascheck.engine')\n"
-        "atexit.register(lambda: print(sorted(m for m in heavy if m in sys.modules), file=sys.stderr))\n"
+        "loaded = lambda: sorted(m for m in heavy if m in sys.modules)\n"
+        "atexit.register(lambda: print(loaded(), file=sys.stderr))\n"
         "sys.argv = ['kerascheck', 'check', '--daemon', '--no-cache', 'train.py']\n"
         "from kerascheck.launch import main\n"
         "main()\n"
     )
     served_run = subprocess.run(
-        [sys.executable, "-c", probe], cwd=runner.project, env=runner.env, capture_output=True, text=True
+        [sys.executable, "-c", probe],
+        cwd=runner.project,
+        env=runner.env,
+        capture_output=True,
+        text=True,
     )
     assert served_run.returncode == 1 and "KC006" in served_run.stdout
     assert served_run.stderr.strip().splitlines()[-1] == "[]"
