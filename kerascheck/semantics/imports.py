@@ -279,6 +279,7 @@ class ImportTable:
                 if target is not None:
                     self._aliases[name] = target
         self._cache: Dict[int, Optional[str]] = {}
+        self._members: Dict[int, Optional[str]] = {}
         self._module = module
 
     @cached_property
@@ -308,8 +309,11 @@ class ImportTable:
         Implementation sub-modules are folded: ``keras.layers.core.Lambda`` gives
         ``layers.Lambda``; ``keras.engine.training.Model`` gives ``Model``.
         """
-        name = self.qualified_name(node)
-        return keras_member_of(name) if name else None
+        key = id(node)
+        if key not in self._members:
+            name = self.qualified_name(node)
+            self._members[key] = keras_member_of(name) if name else None
+        return self._members[key]
 
     def is_keras(self, node: cst.BaseExpression, *members: str) -> bool:
         """Whether ``node`` is one of the Keras ``members`` (``"layers.Lambda"``, ``"Model"``).

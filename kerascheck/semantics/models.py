@@ -174,10 +174,15 @@ class _Scope:
     definitions: Dict[str, Union[cst.FunctionDef, cst.ClassDef]] = field(default_factory=dict)
     # Per round: the union of every binding made in the scope (what closures see).
     bindings: Dict[str, _Binding] = field(default_factory=dict)
+    # What ``_Structure.resolve`` answered for reads of each name in the scope.
+    resolved: Dict[str, Optional[Union[cst.FunctionDef, cst.ClassDef]]] = field(
+        default_factory=dict
+    )
+    # Read for every name looked up: isinstance() on libcst's classes is slow.
+    is_module: bool = field(init=False)
 
-    @property
-    def is_module(self) -> bool:
-        return isinstance(self.node, cst.Module)
+    def __post_init__(self) -> None:
+        self.is_module = isinstance(self.node, cst.Module)
 
 
 class _Structure:
@@ -205,7 +210,13 @@ class _Structure:
 
     def resolve(self, name: str, scope: _Scope) -> Optional[Union[cst.FunctionDef, cst.ClassDef]]:
         """The ``def``/``class`` a read of ``name`` in ``scope`` refers to, when the scope
-        that binds the name binds it only there."""
+        that binds the name binds it only there. (Asked once the structure is complete.)"""
+        if name in scope.resolved:
+            return scope.resolved[name]
+        found = scope.resolved[name] = self._resolve(name, scope)
+        return found
+
+    def _resolve(self, name: str, scope: _Scope) -> Optional[Union[cst.FunctionDef, cst.ClassDef]]:
         current: Optional[_Scope] = scope
         while current is not None:
             if name in current.local_names:

@@ -285,7 +285,9 @@ def _unpacked(
 class _ScopeIndex:
     def __init__(self, module: cst.Module) -> None:
         self.scopes: Dict[cst.CSTNode, Scope] = {}
-        self.where: Dict[cst.CSTNode, _Place] = {}
+        # By ``id`` of the node (the module keeps its nodes alive): hashing a libcst node
+        # is a Python call, and every node of the module is recorded.
+        self.where: Dict[int, _Place] = {}
         self.module_scope = Scope(module, None)
         self.index_body(self.module_scope, module.body)
 
@@ -317,12 +319,15 @@ class _UnitWalker:
         self._place = _Place(scope, position, frozenset())
 
     def visit(self, node: cst.CSTNode) -> None:
-        self.index.where[node] = self._place
-        special = _SPECIAL_NODES.get(type(node))
-        if special is not None and special(self, node):
-            return
-        for child in walk.children(node):
-            self.visit(child)
+        where = self.index.where
+        stack = [node]
+        pop, push = stack.pop, stack.append
+        while stack:
+            current = pop()
+            where[id(current)] = self._place
+            special = _SPECIAL_NODES.get(type(current))
+            if special is None or not special(self, current):
+                walk.push_children(current, push)
 
     def _visit_all(self, nodes: Iterable[cst.CSTNode]) -> None:
         for node in nodes:
@@ -699,7 +704,7 @@ class RankInference:
     def frame_of(self, node: cst.CSTNode) -> Optional[Frame]:
         """The frame the names around ``node`` are read in (parameters of the enclosing
         function are unknown)."""
-        place = self._index.where.get(node)
+        place = self._index.where.get(id(node))
         if place is None:
             return None
         frame = self._activation_of(place.scope).frame_at(place.position)

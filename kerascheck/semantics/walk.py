@@ -164,9 +164,15 @@ _STATEMENT_FIELDS: Dict[type, Tuple[str, ...]] = {
 def children(node: cst.CSTNode) -> List[cst.CSTNode]:
     """The direct children of ``node`` that are code, in source order."""
     found: List[cst.CSTNode] = []
-    _push_code(node, _FIELDS_LAST_FIRST[type(node)], found.append)
+    push_children(node, found.append)
     found.reverse()
     return found
+
+
+def push_children(node: cst.CSTNode, push: Callable[[cst.CSTNode], None]) -> None:
+    """Push the direct children of ``node`` that are code, last first: popped off a stack
+    they come in source order (a walk with no generator or list per node)."""
+    _push_code(node, _FIELDS_LAST_FIRST[type(node)], push)
 
 
 def walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
