@@ -7,9 +7,13 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
+
+from kerascheck.daemon import client, protocol
 
 REPO = Path(__file__).resolve().parent.parent
 FLAGGED = "from tensorflow import keras\nopt = keras.optimizers.SGD(lr=0.1)\n"
@@ -68,3 +72,58 @@ def test_fix_hook_repairs_the_file(project: Path, pre_commit_home: Path):
     # pre-commit fails a hook that modified files, as with every fixer.
     assert result.returncode == 1
     assert (project / "flagged.py").read_text(encoding="utf-8") == CLEAN
+
+
+@pytest.mark.skipif(not protocol.supported(), reason="the daemon needs POSIX sockets")
+def test_hook_with_the_daemon_flag_reports_the_same_and_leaves_a_daemon(
+    project: Path, pre_commit_home: Path
+):
+    """``args: [--daemon]``: the first run checks in the hook's own process and starts the
+    daemon, the next ones are served by it, with the same report."""
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=REPO, check=True, capture_output=True, text=True
+    ).stdout.strip()
+    (project / ".pre-commit-config.yaml").write_text(
+        f"repos:\n  - repo: {REPO}\n    rev: {head}\n    hooks:\n"
+        "      - id: kerascheck\n        args: [--daemon]\n",
+        encoding="utf-8",
+    )
+    runtime = Path(tempfile.mkdtemp(prefix="kcp-", dir="/tmp"))  # socket paths must be short
+    env = dict(os.environ, PRE_COMMIT_HOME=str(pre_commit_home), GIT_CONFIG_NOSYSTEM="1")
+    env["XDG_RUNTIME_DIR"] = str(runtime)
+    env.pop("PRE_COMMIT_COLOR", None)
+
+    def run_hook() -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "pre_commit", "run", "--color", "never", "--files", "flagged.py"],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+
+    try:
+        first = run_hook()
+        assert first.returncode == 1, first.stdout + first.stderr
+        assert "flagged.py:2:28: KC006" in first.stdout
+        sockets: list = []
+        deadline = time.monotonic() + 30
+        while not sockets and time.monotonic() < deadline:
+            sockets = [s for s in runtime.rglob("*.sock") if client.ask(str(s), "status")]
+            time.sleep(0.1)
+        assert len(sockets) == 1, "the first run did not leave a daemon"
+        requests = client.ask(str(sockets[0]), "status")["requests"]
+        second = run_hook()
+        assert second.returncode == 1 and _report(second) == _report(first)
+        # Between the two status requests: the hook's check.
+        assert client.ask(str(sockets[0]), "status")["requests"] == requests + 2
+    finally:
+        for socket_file in runtime.rglob("*.sock"):
+            client.ask(str(socket_file), "stop")
+        shutil.rmtree(runtime, ignore_errors=True)
+
+
+def _report(run: subprocess.CompletedProcess) -> list:
+    """The hook's report, without pre-commit's lines about installing its environment."""
+    return [line for line in run.stdout.splitlines() if not line.startswith("[INFO]")]
