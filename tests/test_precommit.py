@@ -95,7 +95,7 @@ def test_hook_with_the_daemon_flag_reports_the_same_and_leaves_a_daemon(
 
     def run_hook() -> subprocess.CompletedProcess:
         return subprocess.run(
-            [sys.executable, "-m", "pre_commit", "run", "--color", "never", "--files", "flagged.py"],
+            [sys.executable, "-m", "pre_commit", "run", "--color=never", "--files", "flagged.py"],
             cwd=project,
             env=env,
             capture_output=True,
