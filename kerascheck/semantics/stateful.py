@@ -311,6 +311,13 @@ class _BindingFinder(cst.CSTVisitor):
 _SEQUENCES = (cst.Module, cst.IndentedBlock, cst.SimpleStatementLine, cst.SimpleStatementSuite)
 _COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
 _LOOPS = (cst.For, cst.While)
+# The node types ``NameFlow._step`` finds bindings in (none has subclasses): most of the
+# ancestors of a name are expressions, which a set lookup passes faster than isinstance()
+# on libcst's ABC-based classes.
+_BINDING_PARENTS = frozenset(
+    (*_SEQUENCES, *_COMPREHENSIONS, *_LOOPS)
+    + (cst.Try, cst.TryStar, cst.With, cst.ExceptHandler, cst.FunctionDef, cst.Lambda)
+)
 
 
 def _param_names(params: cst.Parameters) -> Set[str]:
@@ -371,6 +378,8 @@ class NameFlow:
 
     def _step(self, found: _Found, parent: cst.CSTNode, child: cst.CSTNode) -> bool:
         """Account for the bindings ``parent`` adds before ``child`` runs; True to stop."""
+        if type(parent) not in _BINDING_PARENTS:
+            return False
         name = found.name
         if isinstance(parent, _SEQUENCES):
             body = list(parent.body)  # type: ignore[attr-defined]
