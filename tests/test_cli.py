@@ -4,6 +4,9 @@ the real command. KC006 (a Keras optimizer given ``lr=``, with a safe fix) is th
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -12,7 +15,7 @@ import pytest
 from kerascheck import __version__
 from kerascheck.registry import all_rules
 
-from .conftest import run_cli
+from .conftest import CliResult, run_cli
 
 FLAGGED = "from tensorflow import keras\nopt = keras.optimizers.SGD(lr=0.1)\n"
 CLEAN = "from tensorflow import keras\nopt = keras.optimizers.SGD(learning_rate=0.1)\n"
@@ -373,6 +376,74 @@ def test_nothing_is_written_without_fix(project: Path):
     before = {p: p.read_bytes() for p in project.iterdir() if p.is_file()}
     run_cli("check", ".", "--output-format", "concise", "--unsafe-fixes", cwd=project)
     assert {p: p.read_bytes() for p in before} == before
+
+
+# ---- a file name that is not UTF-8 ------------------------------------------------------
+
+UNDECODABLE_NAME = os.fsdecode(b"bad\xff.py")  # a lone surrogate holds the byte: "bad\udcff.py"
+PRINTED_NAME = "bad\\xff.py"  # how kerascheck shows it, as the text output formats do
+
+
+@pytest.fixture
+def undecodable(tmp_path: Path) -> Path:
+    """A flagged file whose name is not UTF-8."""
+    path = tmp_path / UNDECODABLE_NAME
+    try:
+        path.write_text(FLAGGED, encoding="utf-8")
+    except OSError:  # file systems that store names as Unicode (macOS, Windows) refuse it
+        pytest.skip("this file system only takes UTF-8 file names")
+    return path
+
+
+def run_cli_strict_utf8(*args: str, cwd: Path, stdin: bytes = b"") -> CliResult:
+    """The real command with a strict UTF-8 stdout, as under a UTF-8 locale such as
+    en_US.UTF-8, where writing a lone surrogate raises. stderr always falls back to
+    ``\\udcff``, which must not appear either: kerascheck shows the byte as ``\\xff``."""
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
+    completed = subprocess.run(
+        [sys.executable, "-m", "kerascheck", *args],
+        cwd=str(cwd),
+        input=stdin,
+        capture_output=True,
+        timeout=120,
+        env={**env, "PYTHONIOENCODING": "utf-8"},
+        check=False,
+    )
+    result = CliResult(
+        completed.returncode, completed.stdout.decode("utf-8"), completed.stderr.decode("utf-8")
+    )
+    assert "Traceback" not in result.stderr, result.stderr
+    assert "\\udc" not in result.stdout + result.stderr
+    return result
+
+
+@pytest.mark.parametrize("target", [UNDECODABLE_NAME, "."], ids=["named", "in-folder"])
+def test_diff_headers_show_an_undecodable_byte_as_an_escape(undecodable: Path, target: str):
+    result = run_cli_strict_utf8("check", "--no-cache", "--diff", target, cwd=undecodable.parent)
+    assert result.returncode == 1
+    assert result.stdout.startswith(f"--- a/{PRINTED_NAME}\n+++ b/{PRINTED_NAME}\n")
+    assert "+opt = keras.optimizers.SGD(learning_rate=0.1)" in result.stdout
+    assert undecodable.read_text(encoding="utf-8") == FLAGGED
+
+
+@pytest.mark.parametrize("extra", [[], ["--statistics"]], ids=["findings", "statistics"])
+def test_show_fixes_names_an_undecodable_file_with_an_escape(undecodable: Path, extra):
+    result = run_cli_strict_utf8(
+        "check", "--no-cache", "--fix", "--show-fixes", *extra, ".", cwd=undecodable.parent
+    )
+    assert result.returncode == 0
+    assert undecodable.read_text(encoding="utf-8") == CLEAN
+    assert f"{PRINTED_NAME}:\n    1 × KC006 (optimizer-lr-argument)" in result.stderr
+
+
+def test_stdin_filename_that_is_not_utf8_in_diff_and_fix(tmp_path: Path):
+    # POSIX command lines are bytes: the name reaches kerascheck as it reaches a file's.
+    named = ("--no-cache", "--stdin-filename", UNDECODABLE_NAME, "-")
+    diff = run_cli_strict_utf8("check", "--diff", *named, cwd=tmp_path, stdin=FLAGGED.encode())
+    assert diff.returncode == 1
+    assert diff.stdout.startswith(f"--- a/{PRINTED_NAME}\n+++ b/{PRINTED_NAME}\n")
+    fix = run_cli_strict_utf8("check", "--fix", *named, cwd=tmp_path, stdin=FLAGGED.encode())
+    assert (fix.returncode, fix.stdout) == (0, CLEAN)
 
 
 # ---- other commands ----------------------------------------------------------------------

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, List, Optional, Sequence, Tuple
 from ..config import Settings, SettingsResolver
 from ..diagnostics import UNANALYZABLE_CODE, Diagnostic, sort_diagnostics
 from ..fixes import FixOutcome, fix_python_text
+from ..output.common import printable_path
 from .discovery import SourcePath, discover
 from .lint import lint_text, unanalyzable
 from .runner import (
@@ -202,7 +203,7 @@ def _fix_report(fixed: Sequence[Diagnostic], detailed: bool) -> List[str]:
         current = None
         for (path, code, name), count in sorted(by_file.items()):
             if path != current:
-                lines.append(f"{path}:")
+                lines.append(f"{printable_path(path)}:")
                 current = path
             lines.append(f"    {count} × {code} ({name})")
     return lines
@@ -259,12 +260,13 @@ def _fix_bytes(data: bytes, display: str, codes: Tuple[str, ...], request: Check
             return _BytesFix(display, [], lint_text(decoded.text, display, codes))
     diff = ""
     if request.diff and new_text != old_text:
+        header_name = printable_path(display.lstrip("/"))
         diff = "".join(
             difflib.unified_diff(
                 old_text.splitlines(keepends=True),
                 new_text.splitlines(keepends=True),
-                fromfile=f"a/{display.lstrip('/')}",
-                tofile=f"b/{display.lstrip('/')}",
+                fromfile=f"a/{header_name}",
+                tofile=f"b/{header_name}",
             )
         )
         if diff and not diff.endswith("\n"):
