@@ -83,3 +83,19 @@ def test_cached_findings_keep_their_fixes(project: Path):
     warm = check_json(project)
     assert [item["fix"] for item in warm] == [item["fix"] for item in cold]
     assert all(item["fix"]["applicability"] == "safe" for item in warm)
+
+
+def test_a_file_name_that_is_not_utf8_is_cached(tmp_path: Path):
+    """The name reaches the cache entry (a lone surrogate holds the byte): it must be
+    stored and read back, not fail the run."""
+    name = os.fsdecode(b"bad\xff.py")
+    try:
+        (tmp_path / name).write_text(FLAGGED, encoding="utf-8")
+    except OSError:  # file systems that store names as Unicode (macOS, Windows) refuse it
+        pytest.skip("this file system only takes UTF-8 file names")
+    filling = run_cli("check", "--output-format", "concise", ".", cwd=tmp_path)
+    assert filling.returncode == 1, filling.stderr
+    assert len(cache_entries(tmp_path)) == 1
+    warm = run_cli("check", "--output-format", "concise", ".", cwd=tmp_path)
+    assert (warm.returncode, warm.stdout) == (filling.returncode, filling.stdout)
+    assert "bad\\xff.py:2:" in warm.stdout

@@ -77,7 +77,9 @@ class Cache:
             handle, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
             try:
                 with os.fdopen(handle, "w", encoding="utf-8") as out:
-                    json.dump(entry, out, ensure_ascii=False)
+                    # ASCII escapes carry what UTF-8 cannot: a name that is not UTF-8
+                    # holds its bytes as lone surrogates.
+                    json.dump(entry, out)
                 os.replace(temporary, target)
             except BaseException:
                 _unlink_quietly(temporary)
