@@ -98,3 +98,23 @@ def test_a_chunk_that_fails_to_parse_falls_back_to_the_whole_text(monkeypatch):
     assert parser.parse(text).code == text
     assert parser.positions_for(parser.parse(text)) is None  # a whole parse's module
     assert lint_text(text, "t.py", CODES, incremental=parser) == lint_text(text, "t.py", CODES)
+
+
+@pytest.mark.parametrize(
+    "pathological",
+    [
+        "x = 1 " + "+ 1 " * 3000 + "\n",
+        "if a:\n    pass\n" + "elif a:\n    pass\n" * 3000,
+    ],
+    ids=["long chain", "elif chain"],
+)
+def test_nesting_is_refused_in_a_changed_statement_as_in_the_whole_text(pathological: str):
+    """Only new chunks are measured for nesting; what they refuse is reported as the
+    whole text's guard reports it (same message, row and column), before libcst sees it."""
+    parser = IncrementalParser()
+    before = "import keras\n\n\nopt = keras.optimizers.Adam(lr=0.1)\n\n\n"
+    lint_text(before + "y = 2\n", "t.py", CODES, incremental=parser)
+    text = before + pathological
+    found = lint_text(text, "t.py", CODES, incremental=parser)
+    assert [d.code for d in found] == ["KC900"]
+    assert found == lint_text(text, "t.py", CODES)

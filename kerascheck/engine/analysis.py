@@ -48,15 +48,21 @@ def parse(text: str, incremental: Optional[IncrementalParser] = None) -> cst.Mod
             f"file has {len(text) / 1e6:.1f} million characters of code, over the limit of "
             f"{MAX_SOURCE_CHARS / 1e6:g} million: not analyzed"
         )
-    excess = find_excess_nesting(text)
-    if excess is not None:
-        raise SourceError(excess.message, excess.row, excess.column)
     limit = sys.getrecursionlimit()
     if limit < RECURSION_LIMIT:
         sys.setrecursionlimit(RECURSION_LIMIT)
     if incremental is not None:
-        return incremental.parse(text)
+        # Only the statements that changed are measured: nesting never spans two
+        # top-level statements, and the unchanged ones passed before.
+        return incremental.parse(text, vet=_refuse_excess_nesting)
+    _refuse_excess_nesting(text)
     return cst.parse_module(text)
+
+
+def _refuse_excess_nesting(text: str) -> None:
+    excess = find_excess_nesting(text)
+    if excess is not None:
+        raise SourceError(excess.message, excess.row, excess.column)
 
 
 def parse_and_lint(

@@ -24,7 +24,7 @@ import warnings
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Dict, List, Optional, Set, Tuple
+from typing import Callable, Dict, List, Optional, Set, Tuple
 
 import libcst as cst
 from libcst.metadata import CodeRange
@@ -95,6 +95,10 @@ class _AssembledPositions:
         return self._whole[node]
 
 
+def _accept(text: str) -> None:
+    """A ``vet`` that refuses nothing."""
+
+
 class IncrementalParser:
     """``parse(text)`` equals ``cst.parse_module(text)`` for analysis, reusing the
     statements of the previous text that are unchanged."""
@@ -110,21 +114,27 @@ class IncrementalParser:
             return self._last[1]
         return None
 
-    def parse(self, text: str) -> cst.Module:
+    def parse(self, text: str, vet: Callable[[str], None] = _accept) -> cst.Module:
+        """The module of ``text``. ``vet`` sees every text before libcst parses it (the
+        new chunks, or the whole text) and may refuse it by raising: a chunk it refuses
+        sends the whole text to it, so that the error is the whole text's."""
         self._last = None
         pieces = _split(text)
         module = None
         if pieces is not None and len(pieces) > 1:
             try:
-                module = self._parse_pieces(text, pieces)
-            except Exception:  # a chunk libcst rejects: the whole text's error is reported
+                module = self._parse_pieces(text, pieces, vet)
+            except Exception:  # a chunk refused or rejected: the whole text's error is reported
                 module = None
         if module is None:
             self._chunks = {}
+            vet(text)
             return cst.parse_module(text)
         return module
 
-    def _parse_pieces(self, text: str, pieces: List[str]) -> Optional[cst.Module]:
+    def _parse_pieces(
+        self, text: str, pieces: List[str], vet: Callable[[str], None]
+    ) -> Optional[cst.Module]:
         chunks: List[_Chunk] = []
         used: Set[int] = set()
         for piece in pieces:
@@ -132,6 +142,7 @@ class IncrementalParser:
             # The analysis tells nodes apart by identity: a chunk repeated in the text
             # (two identical statements) is parsed again, not shared.
             if chunk is None or id(chunk) in used:
+                vet(piece)
                 chunk = _parse_chunk(piece)
             used.add(id(chunk))
             chunks.append(chunk)
