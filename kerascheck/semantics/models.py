@@ -377,7 +377,7 @@ class _Structure:
 def _all_params(params: cst.Parameters) -> List[cst.Param]:
     out = list(params.posonly_params) + list(params.params) + list(params.kwonly_params)
     for star in (params.star_arg, params.star_kwarg):
-        if isinstance(star, cst.Param):
+        if type(star) is cst.Param:  # no subclasses; isinstance() on libcst's ABCs is slow
             out.append(star)
     return out
 
@@ -412,6 +412,34 @@ def _enclosing_owner(scope: _Scope, name: str) -> Optional[_Scope]:
             return outer
         outer = outer.parent
     return None
+
+
+@dataclass(eq=False)
+class _ScopeRun:
+    """One analysis of a scope: what it read that may differ in the next round, and what
+    it found. When every read gives the same again, analysing the scope again would
+    find the same: the next round keeps this run instead."""
+
+    scope: _Scope
+    returns: Tuple[_ReturnItem, ...] = ()
+    # Read: the values bound to each parameter, the summary of each local function
+    # called, the enclosing scopes' bindings read by closures (scope, name, binding), and
+    # the entries of other runs' ``bindings``/``expr_values`` followed (key, entry).
+    parameter_values: List[Values] = field(default_factory=list)
+    summaries_read: List[Tuple[cst.FunctionDef, Tuple[_ReturnItem, ...]]] = field(
+        default_factory=list
+    )
+    closure_reads: List[Tuple[_Scope, str, Optional[_Binding]]] = field(default_factory=list)
+    binding_reads: List[Tuple[int, Optional[_Binding]]] = field(default_factory=list)
+    expr_value_reads: List[Tuple[int, Optional[Values]]] = field(default_factory=list)
+    # Found, by ``id`` of the name, expression or model value they are about.
+    bindings: Dict[int, _Binding] = field(default_factory=dict)
+    expr_values: Dict[int, Values] = field(default_factory=dict)
+    layer_parts: Dict[int, List[cst.Call]] = field(default_factory=dict)
+    added_layers: Dict[int, List[cst.Call]] = field(default_factory=dict)
+    sites: Dict[int, List[CallSite]] = field(default_factory=dict)
+    site_arguments: Dict[int, List[Optional[Dict[str, Values]]]] = field(default_factory=dict)
+    escaped: Set[int] = field(default_factory=set)
 
 
 # Fields of expression-like nodes that hold no code worth reading (formatting, the
@@ -478,6 +506,12 @@ class ModelFacts:
         self._values_by_site: Dict[Tuple[int, int], ModelValue] = {}
         self._summaries: Dict[int, Tuple[_ReturnItem, ...]] = {}
         self._param_tables: Dict[int, Optional[Dict[str, Values]]] = {}
+        # The latest run of each scope, and what they found, merged (the runs of different
+        # scopes are about different nodes).
+        self._runs: Dict[int, _ScopeRun] = {}
+        self._bindings: Dict[int, _Binding] = {}
+        self._expr_values: Dict[int, Values] = {}
+        self._layer_parts: Dict[int, List[cst.Call]] = {}
         self._statement_handlers = {
             cst.SimpleStatementLine: self._line,
             cst.If: self._if,
@@ -568,21 +602,59 @@ class ModelFacts:
     def _run_round(
         self,
     ) -> Tuple[Dict[int, Tuple[_ReturnItem, ...]], Dict[int, Optional[Dict[str, Values]]]]:
-        self._bindings: Dict[int, _Binding] = {}
-        self._expr_values: Dict[int, Values] = {}
-        self._layer_parts: Dict[int, List[cst.Call]] = {}
+        summaries: Dict[int, Tuple[_ReturnItem, ...]] = {}
+        for scope in self._structure.scopes:
+            run = self._runs.get(id(scope))
+            # Most scopes read nothing the previous round changed (in a script, only the
+            # callers of builders do): their runs stand.
+            if run is None or not self._reads_unchanged(run):
+                if run is not None:
+                    self._forget(run)
+                run = self._runs[id(scope)] = self._analyze_scope(scope)
+                self._bindings.update(run.bindings)
+                self._expr_values.update(run.expr_values)
+                self._layer_parts.update(run.layer_parts)
+            if isinstance(scope.node, cst.FunctionDef):
+                summaries[id(scope.node)] = run.returns
+        self._merge_runs()
+        return summaries, self._next_param_tables()
+
+    def _reads_unchanged(self, run: _ScopeRun) -> bool:
+        """Whether everything ``run`` read that changes between rounds reads the same now
+        (outer scopes and earlier runs of this round being done)."""
+        function = run.scope.node
+        if isinstance(function, cst.FunctionDef):
+            if self._parameter_values(function) != run.parameter_values:
+                return False
+        return (
+            all(self._summary(called) == summary for called, summary in run.summaries_read)
+            and all(
+                outer.bindings.get(name) == binding for outer, name, binding in run.closure_reads
+            )
+            and all(self._bindings.get(key) == binding for key, binding in run.binding_reads)
+            and all(self._expr_values.get(key) == found for key, found in run.expr_value_reads)
+        )
+
+    def _forget(self, run: _ScopeRun) -> None:
+        for key in run.bindings:
+            del self._bindings[key]
+        for key in run.expr_values:
+            del self._expr_values[key]
+        for key in run.layer_parts:
+            del self._layer_parts[key]
+
+    def _merge_runs(self) -> None:
+        """What several scopes add to, in the order the scopes run."""
         self._added_layers: Dict[int, List[cst.Call]] = {}
         self._sites: Dict[int, List[CallSite]] = {}
         self._site_arguments: Dict[int, List[Optional[Dict[str, Values]]]] = {}
         self._escaped: Set[int] = set()
-        summaries: Dict[int, Tuple[_ReturnItem, ...]] = {}
         for scope in self._structure.scopes:
-            scope.bindings = {}
-        for scope in self._structure.scopes:
-            returns = self._analyze_scope(scope)
-            if isinstance(scope.node, cst.FunctionDef):
-                summaries[id(scope.node)] = returns
-        return summaries, self._next_param_tables()
+            run = self._runs[id(scope)]
+            _extend_lists(self._added_layers, run.added_layers)
+            _extend_lists(self._sites, run.sites)
+            _extend_lists(self._site_arguments, run.site_arguments)
+            self._escaped |= run.escaped
 
     def _next_param_tables(self) -> Dict[int, Optional[Dict[str, Values]]]:
         tables: Dict[int, Optional[Dict[str, Values]]] = {}
@@ -602,7 +674,13 @@ class ModelFacts:
             tables[id(function)] = table
         return tables
 
-    def _analyze_scope(self, scope: _Scope) -> Tuple[_ReturnItem, ...]:
+    def _analyze_scope(self, scope: _Scope) -> _ScopeRun:
+        self._run = _ScopeRun(scope)
+        scope.bindings = {}
+        self._run.returns = self._interpret(scope)
+        return self._run
+
+    def _interpret(self, scope: _Scope) -> Tuple[_ReturnItem, ...]:
         self._scope = scope
         self._chain = scope.chain
         self._returns: List[_ReturnItem] = []
@@ -624,13 +702,21 @@ class ModelFacts:
         return _unique(self._returns)
 
     def _bind_params(self, function: cst.FunctionDef, env: Dict[str, _Binding]) -> None:
+        self._run.parameter_values = self._parameter_values(function)
+        for param, values in zip(_all_params(function.params), self._run.parameter_values):
+            self._bind(param.name.value, _Binding(values, (param,)), env)
+
+    def _parameter_values(self, function: cst.FunctionDef) -> List[Values]:
+        """What each parameter holds (in ``_all_params`` order), by the call sites."""
         table = self._param_tables.get(id(function))
         star_params = {id(p) for p in (function.params.star_arg, function.params.star_kwarg)}
+        found = []
         for param in _all_params(function.params):
             values = OPAQUE_VALUES
             if table is not None and id(param) not in star_params:
                 values = table.get(param.name.value, OPAQUE_VALUES)
-            self._bind(param.name.value, _Binding(values, (param,)), env)
+            found.append(values)
+        return found
 
     # ---- statements ------------------------------------------------------------------
 
@@ -839,7 +925,7 @@ class ModelFacts:
         values = self._eval(node.value, env)
         function = self._scope.node
         if isinstance(node.value, cst.Name):
-            binding = self._bindings.get(id(node.value))
+            binding = self._found_binding(node.value)
             if (
                 binding is not None
                 and binding.origins
@@ -866,7 +952,7 @@ class ModelFacts:
         if type(target) is cst.Name:
             binding = _Binding(values, (origin,), (value_node,) if value_node is not None else ())
             self._bind(target.value, binding, env)
-            self._bindings[id(target)] = binding
+            self._run.bindings[id(target)] = binding
         elif type(target) in (cst.Tuple, cst.List):
             pairs = _paired_elements(target, value_node)
             for element in target.elements:
@@ -883,9 +969,23 @@ class ModelFacts:
 
     def _expr_values_of(self, expr: cst.BaseExpression) -> Values:
         if type(expr) is cst.Name:
-            binding = self._bindings.get(id(expr))
+            binding = self._found_binding(expr)
             return binding.values if binding is not None else OPAQUE_VALUES
-        return self._expr_values.get(id(expr), OPAQUE_VALUES)
+        key = id(expr)
+        values = self._run.expr_values.get(key)
+        if values is None:
+            values = self._expr_values.get(key)
+            self._run.expr_value_reads.append((key, values))
+        return OPAQUE_VALUES if values is None else values
+
+    def _found_binding(self, name: cst.BaseExpression) -> Optional[_Binding]:
+        """The binding recorded for a name read, in this run or (noted as read) another."""
+        key = id(name)
+        binding = self._run.bindings.get(key)
+        if binding is None:
+            binding = self._bindings.get(key)
+            self._run.binding_reads.append((key, binding))
+        return binding
 
     def _bind_opaque(
         self, target: cst.BaseExpression, origin: cst.CSTNode, env: Dict[str, _Binding]
@@ -916,6 +1016,7 @@ class ModelFacts:
                 isinstance(scope.node, cst.FunctionDef) and name in scope.local_names
             ):
                 binding = scope.bindings.get(name)
+                self._run.closure_reads.append((scope, name, binding))
                 if binding is not None and name in scope.rebound_inside:
                     binding = binding.union(UNBOUND)
                 return binding
@@ -931,7 +1032,7 @@ class ModelFacts:
             return OPAQUE_VALUES
         values = handler(node, env)
         if values != OPAQUE_VALUES and type(node) is not cst.Name:
-            self._expr_values[id(node)] = values
+            self._run.expr_values[id(node)] = values
         return values
 
     def _walk(self, node: cst.CSTNode, env: Dict[str, _Binding]) -> None:
@@ -977,14 +1078,14 @@ class ModelFacts:
         binding = self._lookup(node.value, env)
         if binding is None:
             return OPAQUE_VALUES
-        self._bindings[id(node)] = binding
+        self._run.bindings[id(node)] = binding
         return binding.values
 
     def _note_escape(self, node: cst.Name) -> None:
         """A local function used other than by a direct call: its callers are unknown."""
         definition = self._structure.resolve(node.value, self._scope)
         if id(definition) in self._structure.functions:
-            self._escaped.add(id(definition))
+            self._run.escaped.add(id(definition))
 
     def _lambda(self, node: cst.Lambda, env: Dict[str, _Binding]) -> Values:
         inner = dict(env)
@@ -1051,7 +1152,7 @@ class ModelFacts:
         if receiver is not None and func.attr.value == "add":
             model = _single_model(receiver)
             if model is not None and node.args:
-                self._added_layers.setdefault(id(model), []).extend(
+                self._run.added_layers.setdefault(id(model), []).extend(
                     self._layer_items([node.args[0].value])
                 )
         return OPAQUE_VALUES
@@ -1079,7 +1180,7 @@ class ModelFacts:
             value.source = _single_model(arguments[0]) if arguments else None
         elif kind == "sequential":
             layers = _argument(node, 0, "layers")
-            self._layer_parts[id(value)] = (
+            self._run.layer_parts[id(value)] = (
                 self._sequential_layers(layers) if layers is not None else []
             )
         elif kind == "functional":
@@ -1087,20 +1188,16 @@ class ModelFacts:
             traced: List[cst.Call] = []
             if outputs is not None:
                 self._trace_layers(outputs, traced, set())
-            self._layer_parts[id(value)] = list(_unique(traced))
+            self._run.layer_parts[id(value)] = list(_unique(traced))
         return value
 
     def _apply(self, function: cst.FunctionDef, call: cst.Call, arguments: List[Values]) -> Values:
         """Record a call of a local function and give what it returns."""
-        self._sites.setdefault(id(function), []).append(CallSite(call, self._chain))
+        self._run.sites.setdefault(id(function), []).append(CallSite(call, self._chain))
         mapped = _map_arguments(function, call, arguments)
-        self._site_arguments.setdefault(id(function), []).append(mapped)
-        # A decorator may return anything: a cached object, a wrapper, a tensor function.
-        summary = (
-            OPAQUE_VALUES
-            if function.decorators
-            else self._summaries.get(id(function), OPAQUE_VALUES)
-        )
+        self._run.site_arguments.setdefault(id(function), []).append(mapped)
+        summary = self._summary(function)
+        self._run.summaries_read.append((function, summary))
         out: List[Value] = []
         for item in summary:
             if isinstance(item, _Fresh):
@@ -1113,11 +1210,17 @@ class ModelFacts:
                 out.append(item)
         return _unique(out)
 
+    def _summary(self, function: cst.FunctionDef) -> Tuple[_ReturnItem, ...]:
+        # A decorator may return anything: a cached object, a wrapper, a tensor function.
+        if function.decorators:
+            return OPAQUE_VALUES
+        return self._summaries.get(id(function), OPAQUE_VALUES)
+
     # ---- layers ----------------------------------------------------------------------
 
     def _sequential_layers(self, layers: cst.BaseExpression) -> List[cst.Call]:
         if isinstance(layers, cst.Name):
-            binding = self._bindings.get(id(layers))
+            binding = self._found_binding(layers)
             if binding is None or len(binding.exprs) != 1:
                 return []
             layers = binding.exprs[0]
@@ -1130,7 +1233,7 @@ class ModelFacts:
         out = []
         for item in items:
             if isinstance(item, cst.Name):
-                binding = self._bindings.get(id(item))
+                binding = self._found_binding(item)
                 item = binding.exprs[0] if binding is not None and len(binding.exprs) == 1 else item
             if isinstance(item, cst.Call):
                 out.append(item)
@@ -1142,7 +1245,7 @@ class ModelFacts:
             return
         seen.add(id(expr))
         if isinstance(expr, cst.Name):
-            binding = self._bindings.get(id(expr))
+            binding = self._found_binding(expr)
             if binding is not None and len(binding.exprs) == 1:
                 self._trace_layers(binding.exprs[0], out, seen)
         elif isinstance(expr, cst.Call):
@@ -1168,7 +1271,7 @@ class ModelFacts:
         if isinstance(func, cst.Call):
             return None if self._creation_kind(func.func) else func
         if isinstance(func, cst.Name):
-            binding = self._bindings.get(id(func))
+            binding = self._found_binding(func)
             if (
                 binding is not None
                 and len(binding.exprs) == 1
@@ -1197,6 +1300,11 @@ class ModelFacts:
 
         for value in self._values_by_site.values():
             value.layer_calls = layers_of(value, set())
+
+
+def _extend_lists(into: Dict[int, List[T]], lists: Dict[int, List[T]]) -> None:
+    for key, items in lists.items():
+        into.setdefault(key, []).extend(items)
 
 
 def _single_model(values: Values) -> Optional[ModelValue]:
