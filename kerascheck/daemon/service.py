@@ -191,8 +191,6 @@ class Daemon:
         try:
             for fd, target in zip(fds, STREAMS):
                 os.dup2(fd, target)
-                os.close(fd)
-            fds = []
             _open_standard_streams(message.get("encodings") or {})
             os.environ.clear()
             os.environ.update(message.get("env") or {})
