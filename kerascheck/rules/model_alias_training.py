@@ -192,6 +192,12 @@ class _Training:
         return any(sides.get(if_id, side) != side for if_id, side in other.branches)
 
 
+# ``b = a`` met in the traversal: the statement, ``b``, ``a`` and the loops and functions
+# around it; ``a.fit(...)``: the call, ``a``, ``"fit"`` and where the call sits.
+_Assignment = Tuple[cst.CSTNode, cst.Name, cst.Name, Tuple[cst.CSTNode, ...]]
+_TrainingCall = Tuple[cst.Call, cst.Name, str, Tuple[cst.CSTNode, ...], _Branches]
+
+
 @register
 class ModelAliasTraining(Rule):
     """
@@ -740,6 +746,12 @@ class ModelAliasTraining(Rule):
         super().__init__(context)
         self._chain: List[cst.CSTNode] = []
         self._branches: List[Tuple[int, str]] = []
+        # Name-to-name assignments and training calls on a name, as the traversal meets
+        # them. Which hold a model is asked once the module is done, and only when some
+        # call is on a name some assignment binds: the model analysis is most of this
+        # rule's cost.
+        self._assignments: List[_Assignment] = []
+        self._training_calls: List[_TrainingCall] = []
         self._aliases: List[_Alias] = []
         self._trainings: List[_Training] = []
 
@@ -787,34 +799,33 @@ class ModelAliasTraining(Rule):
 
     def _note_aliases(self, statement: cst.CSTNode, pairs: List[Tuple[cst.Name, cst.Name]]) -> None:
         for target, source in pairs:
-            if target.value == source.value:
-                continue
-            value = self._models.value_of(source)
-            if value is not None:
-                self._aliases.append(_Alias(statement, target, source, value, tuple(self._chain)))
+            if target.value != source.value:
+                self._assignments.append((statement, target, source, tuple(self._chain)))
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
-        if not (
+        if (
             isinstance(func, cst.Attribute)
             and func.attr.value in _TRAINING_METHODS
             and isinstance(func.value, cst.Name)
         ):
-            return
-        value = self._models.value_of(func.value)
-        if value is not None:
-            origins = self._models.origins_of(func.value)
-            self._trainings.append(
-                _Training(
-                    node,
-                    func.value,
-                    func.attr.value,
-                    value,
-                    origins,
-                    tuple(self._chain),
-                    tuple(self._branches),
-                )
+            self._training_calls.append(
+                (node, func.value, func.attr.value, tuple(self._chain), tuple(self._branches))
             )
+
+    def _find_models(self) -> None:
+        """The aliases and trainings among the assignments and calls met: those of models."""
+        for statement, target, source, chain in self._assignments:
+            value = self._models.value_of(source)
+            if value is not None:
+                self._aliases.append(_Alias(statement, target, source, value, chain))
+        for call, receiver, method, chain, branches in self._training_calls:
+            value = self._models.value_of(receiver)
+            if value is not None:
+                origins = self._models.origins_of(receiver)
+                self._trainings.append(
+                    _Training(call, receiver, method, value, origins, chain, branches)
+                )
 
     @property
     def _models(self) -> ModelFacts:
@@ -823,6 +834,10 @@ class ModelAliasTraining(Rule):
     # ---- deciding --------------------------------------------------------------------
 
     def leave_Module(self, original_node: cst.Module) -> None:
+        aliased = {target.value for _, target, _, _ in self._assignments}
+        if not any(receiver.value in aliased for _, receiver, *_ in self._training_calls):
+            return  # nothing is trained through a name an alias binds: nothing to report
+        self._find_models()
         for alias in self._aliases:
             through_alias = [t for t in self._trainings if _goes_through(t, alias)]
             if not through_alias:

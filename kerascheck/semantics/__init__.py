@@ -41,7 +41,7 @@ class Semantics:
 
     @cached_property
     def heads(self) -> HeadFacts:
-        return HeadFacts(self.module, self.imports, self.models)
+        return HeadFacts(self.module, self.imports, lambda: self.models)
 
     @cached_property
     def ranks(self) -> RankInference:

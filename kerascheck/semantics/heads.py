@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Dict, List, Optional, Sequence, Set, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
@@ -308,12 +308,19 @@ def _layers_owner(expr: cst.BaseExpression) -> Optional[cst.Name]:
 class HeadFacts:
     """Output heads of the models in one file and the losses they are compiled with."""
 
-    def __init__(self, module: cst.Module, imports: ImportTable, models: ModelFacts) -> None:
+    def __init__(
+        self, module: cst.Module, imports: ImportTable, models: Callable[[], ModelFacts]
+    ) -> None:
         self._module = module
         self._imports = imports
-        self._models = models
+        self._model_facts = models
         self._heads: Dict[int, Tuple[OutputHead, ...]] = {}
         self._step_cache: Dict[int, Optional[List[Optional[cst.Call]]]] = {}
+
+    @cached_property
+    def _models(self) -> ModelFacts:
+        # Only when a question needs them: most calls a rule asks about are no compile.
+        return self._model_facts()
 
     # ---- queries ---------------------------------------------------------------------
 
