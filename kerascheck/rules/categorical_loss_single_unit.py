@@ -213,11 +213,13 @@ class CategoricalLossSingleUnit(Rule):
     ]
 
     def visit_Call(self, node: cst.Call) -> None:
-        compilation = self.context.semantics.heads.compilation(node)
-        if compilation is None:
+        heads = self.context.semantics.heads
+        # The loss first: it is known without the model analysis that the head needs.
+        loss = heads.compiled_loss(node)
+        if loss is None or loss.name != "categorical_crossentropy":
             return
-        loss = compilation.loss
-        if compilation.head.units != 1 or loss.name != "categorical_crossentropy":
+        compilation = heads.compilation(node)
+        if compilation is None or compilation.head.units != 1:
             return
         if isinstance(loss.reference, cst.SimpleString) and "\\" in loss.reference.value:
             return  # the trigger knows the loss's name only when written without escapes

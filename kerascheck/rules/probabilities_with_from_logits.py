@@ -296,18 +296,20 @@ class ProbabilitiesWithFromLogits(Rule):
     ]
 
     def visit_Call(self, node: cst.Call) -> None:
-        compilation = self.context.semantics.heads.compilation(node)
+        heads = self.context.semantics.heads
+        loss = heads.compiled_loss(node)
+        # The loss first: it is known without the model analysis that the head needs.
+        if loss is None or loss.is_from_logits is not True:
+            return
+        literal = loss.from_logits
+        compilation = heads.compilation(node)
         if compilation is None:
             return
         activation = compilation.head.activation
-        loss = compilation.loss
-        literal = loss.from_logits
         if activation is None or not activation.is_probability:
             return
         if isinstance(activation.value, cst.SimpleString) and "\\" in activation.value.value:
             return  # the trigger knows `softmax`/`sigmoid` only when written without escapes
-        if literal is None or loss.is_from_logits is not True:
-            return
         self.report(
             loss.node,
             self._message(activation.name, self.context.line_of(activation.site)),

@@ -333,19 +333,26 @@ class HeadFacts:
 
     def compilation(self, call: cst.Call) -> Optional[Compilation]:
         """``call`` as a ``compile`` of a known single-output model with a known loss."""
-        func = call.func
-        if not isinstance(func, cst.Attribute) or func.attr.value != "compile":
+        loss = self.compiled_loss(call)
+        if loss is None:
             return None
-        model = self._models.value_of(func.value)
+        model = self._models.value_of(call.func.value)  # type: ignore[attr-defined]
         if model is None:
             return None
         heads = self.heads_of(model)
         # With several outputs, which loss goes where depends on Keras' version.
         if len(heads) != 1:
             return None
+        return Compilation(call, model, heads[0], loss)
+
+    def compiled_loss(self, call: cst.Call) -> Optional[CompiledLoss]:
+        """The known loss of ``call`` when it is a ``compile``, whatever the model: asking
+        costs no model analysis unless the loss is passed through a name."""
+        func = call.func
+        if not isinstance(func, cst.Attribute) or func.attr.value != "compile":
+            return None
         loss_node = _argument(call, _COMPILE_LOSS_POSITION, "loss")
-        loss = self._loss(loss_node, loss_node) if loss_node is not None else None
-        return Compilation(call, model, heads[0], loss) if loss is not None else None
+        return self._loss(loss_node, loss_node) if loss_node is not None else None
 
     @cached_property
     def output_heads(self) -> Tuple[OutputHead, ...]:
