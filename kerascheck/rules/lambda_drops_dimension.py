@@ -20,7 +20,14 @@ from ..registry import (
     register,
 )
 from ..semantics.imports import KerasFlavor
-from ..semantics.ranks import UNKNOWN, Frame, FunctionResult, LambdaApplication, Thunk
+from ..semantics.ranks import (
+    UNKNOWN,
+    Frame,
+    FunctionResult,
+    LambdaApplication,
+    Thunk,
+    may_apply_layer,
+)
 
 _OPS_IMPORT = "from keras import ops"
 
@@ -589,12 +596,13 @@ class LambdaDropsDimension(Rule):
         self._declares_output_shape = False
 
     def visit_Call(self, node: cst.Call) -> None:
-        self._calls.append(node)
+        imports = self.context.semantics.imports
         # Rank inference costs a pass over the file: run it only when some `...Lambda(...)`
-        # call declares an output shape (as a keyword or the second positional argument).
-        if not self._declares_output_shape and self.context.semantics.imports.is_keras(
-            node.func, "layers.Lambda"
-        ):
+        # call declares an output shape (as a keyword or the second positional argument),
+        # and only for calls that may apply a layer.
+        if may_apply_layer(node, imports):
+            self._calls.append(node)
+        if not self._declares_output_shape and imports.is_keras(node.func, "layers.Lambda"):
             positional = [arg for arg in node.args if arg.keyword is None and not arg.star]
             self._declares_output_shape = len(positional) >= 2 or any(
                 arg.keyword is not None and arg.keyword.value == "output_shape" for arg in node.args

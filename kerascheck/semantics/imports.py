@@ -139,6 +139,8 @@ class _BindingCollector(cst.CSTVisitor):
         self.aliases: Dict[str, str] = {}
         self.star_modules: List[str] = []
         self.bound: Set[str] = set()
+        # Bound by an assignment statement (``=``, ``: T =``), unpacking included.
+        self.assigned: Set[str] = set()
         self.assign_counts: Dict[str, int] = {}
         self.simple_assigns: Dict[str, cst.BaseExpression] = {}
         self.imported_modules: Set[str] = set()
@@ -206,7 +208,7 @@ class _BindingCollector(cst.CSTVisitor):
 
     def visit_Assign(self, node: cst.Assign) -> None:
         for target in node.targets:
-            self._bind_target(target.target)
+            self._bind_target(target.target, assignment=True)
         if (
             self._depth == 0
             and len(node.targets) == 1
@@ -215,7 +217,7 @@ class _BindingCollector(cst.CSTVisitor):
             self.simple_assigns[node.targets[0].target.value] = node.value
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-        self._bind_target(node.target)
+        self._bind_target(node.target, assignment=True)
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         self._bind_target(node.target)
@@ -241,15 +243,17 @@ class _BindingCollector(cst.CSTVisitor):
         for item in node.names:
             self.bound.add(item.name.value)
 
-    def _bind_target(self, target: cst.BaseExpression) -> None:
+    def _bind_target(self, target: cst.BaseExpression, assignment: bool = False) -> None:
         if isinstance(target, cst.Name):
             self.bound.add(target.value)
+            if assignment:
+                self.assigned.add(target.value)
             self._count(target.value)
         elif isinstance(target, (cst.Tuple, cst.List)):
             for element in target.elements:
-                self._bind_target(element.value)
+                self._bind_target(element.value, assignment)
         elif isinstance(target, cst.StarredElement):
-            self._bind_target(target.value)
+            self._bind_target(target.value, assignment)
 
     def _count(self, name: str) -> None:
         self.assign_counts[name] = self.assign_counts.get(name, 0) + 1
@@ -271,6 +275,7 @@ class ImportTable:
         self._aliases = dict(collector.aliases)
         self._star_modules = [canonical(m) for m in collector.star_modules]
         self._bound = frozenset(collector.bound)
+        self._assigned = frozenset(collector.assigned)
         self.imported_modules: FrozenSet[str] = frozenset(collector.imported_modules)
         # ``Dense = keras.layers.Dense`` at module level, assigned once: an alias too.
         for name, value in collector.simple_assigns.items():
@@ -295,6 +300,11 @@ class ImportTable:
         return any(m == "keras" or m.startswith("keras.") for m in self.imported_modules) or any(
             m == "keras" or m.startswith("keras.") for m in self._star_modules
         )
+
+    def assigns(self, name: str) -> bool:
+        """Whether an assignment statement (``=``, ``: T =``, unpacking too) anywhere in
+        the module binds ``name``."""
+        return name in self._assigned
 
     def qualified_name(self, node: cst.BaseExpression) -> Optional[str]:
         """The canonical dotted name ``node`` refers to, or None if it is not imported."""

@@ -674,6 +674,19 @@ def _common_rank(value: Value) -> Optional[int]:
 # The inference
 
 
+def may_apply_layer(call: cst.Call, imports: ImportTable) -> bool:
+    """Whether ``RankInference.applied_lambda`` may find a layer applied in ``call``, told
+    from the call alone (no inference, no index of the module): ``Lambda(f)(x)``, or
+    ``layer(x)`` on a name some assignment binds, as names lead to a layer construction
+    only through plain assignments (parameters, loop targets, imports are unknown)."""
+    if not call.args:
+        return False
+    func = call.func
+    return isinstance(func, cst.Call) or (
+        isinstance(func, cst.Name) and imports.assigns(func.value)
+    )
+
+
 class RankInference:
     """Ranks of the tensor expressions of one module (see the module docstring)."""
 
