@@ -372,6 +372,14 @@ def test_show_fixes_lists_what_was_fixed(project: Path):
     assert "train.py:" in result.stderr and "1 × KC006 (optimizer-lr-argument)" in result.stderr
 
 
+def test_show_fixes_on_stdin_reports_on_stderr(project: Path):
+    result = run_cli(
+        "check", "-", "--stdin-filename", "piped.py", "--fix", "--show-fixes", cwd=project, stdin=FLAGGED
+    )
+    assert result.stdout == FLAGGED.replace("lr=", "learning_rate=")  # the fixed source only
+    assert "piped.py:" in result.stderr and "1 × KC006 (optimizer-lr-argument)" in result.stderr
+
+
 def test_nothing_is_written_without_fix(project: Path):
     before = {p: p.read_bytes() for p in project.iterdir() if p.is_file()}
     run_cli("check", ".", "--output-format", "concise", "--unsafe-fixes", cwd=project)

@@ -134,6 +134,8 @@ def run_check(request: CheckRequest, resolver: SettingsResolver) -> CheckOutcome
         return outcome
     if stdin_source is not None:
         outcome.source = stdin_source
+        if request.show_fixes:  # on stderr: stdout carries the fixed source
+            outcome.messages.extend(_fix_report(fixed, detailed=True))
         return outcome
 
     from ..output import OutputOptions, render
