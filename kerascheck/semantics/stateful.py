@@ -355,7 +355,16 @@ class NameFlow:
 
     def nodes(self, kind: Type[_N]) -> Iterator[_N]:
         """Every node of a type in the module (in no particular order)."""
-        return (node for node in self._nodes if isinstance(node, kind))
+        for node_type, found in self._by_type.items():
+            if issubclass(node_type, kind):
+                yield from found  # type: ignore[misc]
+
+    @cached_property
+    def _by_type(self) -> Dict[type, List[cst.CSTNode]]:
+        by_type: Dict[type, List[cst.CSTNode]] = {}
+        for node in self._nodes:
+            by_type.setdefault(type(node), []).append(node)
+        return by_type
 
     def reaching(self, name: cst.Name) -> Reaching:
         found = _Found(name.value)
@@ -634,6 +643,17 @@ class StatefulFacts:
         keywords = {arg.keyword.value: arg.value for arg in call.args if arg.keyword is not None}
         return [{**preset, **keywords} for preset in inner]
 
+    @cached_property
+    def _passes_true_stateful(self) -> bool:
+        """Whether some call passes ``stateful=`` a value that is literally true. No layer
+        is stateful without one (on the layer, or preset with ``functools.partial``), so
+        no model is, and which model a name holds need not be worked out."""
+        return any(
+            arg.keyword is not None and arg.keyword.value == "stateful" and self._is_true(arg.value)
+            for call in self.flow.nodes(cst.Call)
+            for arg in call.args
+        )
+
     def is_stateful_model(self, model: "ModelValue") -> bool:
         key = id(model)
         if key not in self._stateful_models:
@@ -645,6 +665,8 @@ class StatefulFacts:
     def stateful_model(self, expr: cst.BaseExpression) -> Optional["ModelValue"]:
         """The model ``expr`` holds where it is read, if it is one known model and
         stateful."""
+        if not self._passes_true_stateful:
+            return None
         model = self._semantics.models.value_of(expr)
         return model if model is not None and self.is_stateful_model(model) else None
 
