@@ -375,6 +375,17 @@ class ImportTable:
     # ---- internals -----------------------------------------------------------------
 
     def _resolve_uncached(self, node: cst.BaseExpression) -> Optional[str]:
+        # Most names are neither imported nor possibly from a star import: tell from the
+        # first name of the chain before spelling all of it. (Neither class has
+        # subclasses: type tests stand for isinstance(), slow on libcst's ABCs.)
+        first = node
+        while type(first) is cst.Attribute:
+            first = first.value
+        if type(first) is not cst.Name:
+            return None
+        head = first.value
+        if head not in self._aliases and (head in self._bound or not self._star_modules):
+            return None
         name = dotted_name(node)
         if name is None:
             return None
@@ -401,7 +412,7 @@ class ImportTable:
         ):
             return KerasFlavor.KERAS2
         signals = _FlavorSignals(self)
-        walk.visit(module, signals)
+        signals.scan(module)
         if signals.keras2 and not signals.keras3:
             return KerasFlavor.KERAS2
         if signals.keras3 and not signals.keras2:
@@ -409,7 +420,7 @@ class ImportTable:
         return KerasFlavor.UNKNOWN
 
 
-class _FlavorSignals(cst.CSTVisitor):
+class _FlavorSignals:
     """APIs that exist in only one Keras: ``keras.ops``/``PyDataset`` (3), backend math,
     ``fit_generator`` and ``CuDNNLSTM`` (2)."""
 
@@ -418,19 +429,25 @@ class _FlavorSignals(cst.CSTVisitor):
         self.keras2 = False
         self.keras3 = False
 
-    def visit_Attribute(self, node: cst.Attribute) -> Optional[bool]:
-        if node.attr.value in ("fit_generator", "evaluate_generator", "predict_generator"):
-            self.keras2 = True
-        member = self.table.keras_member(node)
-        if member is None:
-            return None
-        self._member(member)
-        return False
-
-    def visit_Name(self, node: cst.Name) -> None:
-        member = self.table.keras_member(node)
-        if member is not None:
-            self._member(member)
+    def scan(self, module: cst.Module) -> None:
+        # Every node is read: a loop of type tests costs less than visitor callbacks.
+        keras_member = self.table.keras_member
+        stack: List[cst.CSTNode] = [module]
+        pop, push = stack.pop, stack.append
+        while stack:
+            node = pop()
+            if type(node) is cst.Attribute:
+                if node.attr.value in ("fit_generator", "evaluate_generator", "predict_generator"):
+                    self.keras2 = True
+                member = keras_member(node)
+                if member is not None:
+                    self._member(member)
+                    continue  # a Keras name as a whole: its parts are not read again
+            elif type(node) is cst.Name:
+                member = keras_member(node)
+                if member is not None:
+                    self._member(member)
+            walk.push_children(node, push)
 
     def _member(self, member: str) -> None:
         package, _, symbol = member.rpartition(".")
