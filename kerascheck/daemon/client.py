@@ -12,19 +12,23 @@ from __future__ import annotations
 import os
 import socket
 import sys
-from typing import List, Optional, Sequence
 
 from ..installation import PACKAGE_DIR
 from .protocol import (
     DEFAULT_IDLE_TIMEOUT,
     STREAMS,
+    TYPE_CHECKING,
     DaemonUnavailable,
-    Message,
     receive_message,
     send_message,
     socket_path,
     supported,
 )
+
+if TYPE_CHECKING:  # pragma: no cover (typing costs the client's start-up)
+    from typing import List, Optional, Sequence
+
+    from .protocol import Message
 
 DAEMON_FLAG = "--daemon"
 EXIT_FAILURE, EXIT_INTERRUPTED = 2, 130

@@ -25,17 +25,19 @@ import sys
 import threading
 import time
 import traceback
-from typing import List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, List, Optional, Sequence, Tuple
 
 from ..installation import PACKAGE_DIR
 from .protocol import (
     DEFAULT_IDLE_TIMEOUT,
     STREAMS,
-    Message,
     peer_user,
     receive_message,
     send_message,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .protocol import Message
 
 EXIT_FAILURE, EXIT_INTERRUPTED = 2, 130
 # A client that connects must say what it wants at once; a silent one would block the
