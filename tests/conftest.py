@@ -5,7 +5,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Dict, Optional
 
 import pytest
 
@@ -19,9 +19,16 @@ class CliResult:
     stderr: str
 
 
-def run_cli(*args: str, cwd: Path, stdin: Optional[str] = None, timeout: float = 120) -> CliResult:
+def run_cli(
+    *args: str,
+    cwd: Path,
+    stdin: Optional[str] = None,
+    timeout: float = 120,
+    extra_env: Optional[Dict[str, str]] = None,
+) -> CliResult:
     """Run the real ``kerascheck`` command (as ``python -m kerascheck``) in ``cwd``."""
     env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
+    env.update(extra_env or {})
     completed = subprocess.run(
         [sys.executable, "-m", "kerascheck", *args],
         cwd=str(cwd),

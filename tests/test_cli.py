@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
+from typing import Optional
 
 import pytest
 
@@ -403,24 +402,11 @@ def undecodable(tmp_path: Path) -> Path:
     return path
 
 
-def run_cli_strict_utf8(*args: str, cwd: Path, stdin: bytes = b"") -> CliResult:
+def run_cli_strict_utf8(*args: str, cwd: Path, stdin: Optional[str] = None) -> CliResult:
     """The real command with a strict UTF-8 stdout, as under a UTF-8 locale such as
     en_US.UTF-8, where writing a lone surrogate raises. stderr always falls back to
     ``\\udcff``, which must not appear either: kerascheck shows the byte as ``\\xff``."""
-    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
-    completed = subprocess.run(
-        [sys.executable, "-m", "kerascheck", *args],
-        cwd=str(cwd),
-        input=stdin,
-        capture_output=True,
-        timeout=120,
-        env={**env, "PYTHONIOENCODING": "utf-8"},
-        check=False,
-    )
-    result = CliResult(
-        completed.returncode, completed.stdout.decode("utf-8"), completed.stderr.decode("utf-8")
-    )
-    assert "Traceback" not in result.stderr, result.stderr
+    result = run_cli(*args, cwd=cwd, stdin=stdin, extra_env={"PYTHONIOENCODING": "utf-8"})
     assert "\\udc" not in result.stdout + result.stderr
     return result
 
@@ -447,10 +433,10 @@ def test_show_fixes_names_an_undecodable_file_with_an_escape(undecodable: Path, 
 def test_stdin_filename_that_is_not_utf8_in_diff_and_fix(tmp_path: Path):
     # POSIX command lines are bytes: the name reaches kerascheck as it reaches a file's.
     named = ("--no-cache", "--stdin-filename", UNDECODABLE_NAME, "-")
-    diff = run_cli_strict_utf8("check", "--diff", *named, cwd=tmp_path, stdin=FLAGGED.encode())
+    diff = run_cli_strict_utf8("check", "--diff", *named, cwd=tmp_path, stdin=FLAGGED)
     assert diff.returncode == 1
     assert diff.stdout.startswith(f"--- a/{PRINTED_NAME}\n+++ b/{PRINTED_NAME}\n")
-    fix = run_cli_strict_utf8("check", "--fix", *named, cwd=tmp_path, stdin=FLAGGED.encode())
+    fix = run_cli_strict_utf8("check", "--fix", *named, cwd=tmp_path, stdin=FLAGGED)
     assert (fix.returncode, fix.stdout) == (0, CLEAN)
 
 
