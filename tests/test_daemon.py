@@ -21,6 +21,7 @@ from typing import Iterator, List, Optional
 import pytest
 
 from kerascheck.daemon import client, protocol
+from kerascheck.launch import wants_daemon
 
 pytestmark = pytest.mark.skipif(not protocol.supported(), reason="the daemon needs POSIX sockets")
 
@@ -365,12 +366,12 @@ def test_interrupting_the_client_interrupts_the_check(runner: Runner):
 
 
 def test_wants_daemon_reads_the_flag_of_check_only():
-    assert client.wants_daemon(["check", "--daemon", "a.py"])
-    assert client.wants_daemon(["check", "a.py", "--daemon"])
-    assert not client.wants_daemon(["check", "a.py"])
-    assert not client.wants_daemon(["check", "--", "--daemon"])  # a file named --daemon
-    assert not client.wants_daemon(["rule", "--daemon"])
-    assert not client.wants_daemon([])
+    assert wants_daemon(["check", "--daemon", "a.py"])
+    assert wants_daemon(["check", "a.py", "--daemon"])
+    assert not wants_daemon(["check", "a.py"])
+    assert not wants_daemon(["check", "--", "--daemon"])  # a file named --daemon
+    assert not wants_daemon(["rule", "--daemon"])
+    assert not wants_daemon([])
 
 
 def test_the_socket_belongs_to_the_code(monkeypatch: pytest.MonkeyPatch, runner: Runner):

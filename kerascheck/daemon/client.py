@@ -30,16 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover (typing costs the client's start-up)
 
     from .protocol import Message
 
-DAEMON_FLAG = "--daemon"
 EXIT_FAILURE, EXIT_INTERRUPTED = 2, 130
-
-
-def wants_daemon(argv: Sequence[str]) -> bool:
-    """``check ... --daemon ...``, the flag before any ``--`` (after it, it names a file)."""
-    if not argv or argv[0] != "check":
-        return False
-    options = argv[1 : argv.index("--")] if "--" in argv else argv[1:]
-    return DAEMON_FLAG in options
 
 
 def run(argv: Sequence[str]) -> Optional[int]:
