@@ -334,7 +334,8 @@ def test_interrupting_the_client_interrupts_the_check(runner: Runner):
     daemon goes on serving."""
     many = runner.project / "many"
     many.mkdir()
-    body = (runner.project / "train.py").read_text(encoding="utf-8") * 40
+    # Far more work than the second before the interrupt, on any machine.
+    body = (runner.project / "train.py").read_text(encoding="utf-8") * 250
     for index in range(60):
         (many / f"m{index}.py").write_text(body, encoding="utf-8")
     runner.run("daemon", "start")
