@@ -154,6 +154,22 @@ def test_a_served_run_prints_what_a_local_run_prints(runner: Runner, args: List[
     same(through_daemon, local)
 
 
+def test_a_served_scan_of_many_files_uses_the_pool_and_prints_what_a_local_run_prints(
+    runner: Runner,
+):
+    """Enough files for the process pool, forked from the daemon while it serves."""
+    for index in range(12):
+        shutil.copy(
+            runner.project / ("train.py" if index % 3 else "clean.py"),
+            runner.project / f"m{index}.py",
+        )
+    runner.run("daemon", "start")
+    args = ["check", "--no-cache", "--jobs", "2", "--output-format", "concise", "."]
+    through_daemon = served(runner, *args, "--daemon")
+    same(through_daemon, runner.run(*args))
+    assert through_daemon.stdout.count("KC006") == 9
+
+
 def test_stdin_reaches_the_daemon(runner: Runner):
     runner.run("daemon", "start")
     source = TRAIN
