@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Optional, Sequence, Tuple
+from typing import NoReturn, Optional, Sequence, Tuple
 
 import click
 
@@ -14,6 +14,8 @@ from . import __version__
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_FAILURE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 OUTPUT_FORMATS = ("full", "concise", "json", "json-lines", "github", "sarif", "lsp")
+# How long `daemon start` waits for the daemon it started to answer.
+DAEMON_START_SECONDS = 20.0
 
 
 def _split_codes(values: Sequence[str]) -> Tuple[str, ...]:
@@ -271,9 +273,6 @@ def daemon_status() -> None:
     _echo_status(status)
 
 
-DAEMON_START_SECONDS = 20.0
-
-
 def _daemon_socket() -> str:
     from .daemon import protocol
 
@@ -283,7 +282,6 @@ def _daemon_socket() -> str:
         return protocol.socket_path()
     except protocol.DaemonUnavailable as error:
         _fail(f"the daemon cannot run here: {error}")
-        raise  # unreachable: _fail exits
 
 
 def _echo_status(status: dict) -> None:  # type: ignore[type-arg]
@@ -294,7 +292,7 @@ def _echo_status(status: dict) -> None:  # type: ignore[type-arg]
     )
 
 
-def _fail(message: str) -> "None":
+def _fail(message: str) -> NoReturn:
     click.echo(f"kerascheck: error: {message}", err=True)
     sys.exit(EXIT_FAILURE)
 
