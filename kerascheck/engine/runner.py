@@ -144,7 +144,10 @@ def check_files(
     if jobs <= 1 or len(pending) < MIN_FILES_FOR_POOL:
         for source, codes in pending:
             path = str(source.path)
-            incremental = parsers.parser_for(path) if parsers is not None else None
+            incremental = None
+            # Notebooks are parsed whole: a parser kept for one would only evict another.
+            if parsers is not None and not path.endswith(NOTEBOOK_SUFFIX):
+                incremental = parsers.parser_for(path)
             finished(source, codes, lint_path(path, source.display, codes, incremental))
     else:
         _run_pool(pending, jobs, finished)
