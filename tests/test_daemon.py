@@ -10,6 +10,7 @@ import os
 import pty
 import shutil
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -471,3 +472,16 @@ def test_a_starting_daemon_stops_those_of_earlier_code(runner: Runner):
     finally:
         if earlier.poll() is None:
             earlier.kill()
+
+
+def test_messages_sent_back_to_back_are_received_one_by_one():
+    """The daemon answers "accepted" and, for a quick check, "exit" before the client
+    reads: each read must take one message and leave the next in the socket."""
+    sender, receiver = socket.socketpair()
+    with sender, receiver:
+        protocol.send_message(sender, {"accepted": True})
+        protocol.send_message(sender, {"exit": 2})
+        assert protocol.receive_message(receiver) == ({"accepted": True}, [])
+        assert protocol.receive_message(receiver) == ({"exit": 2}, [])
+        sender.close()
+        assert protocol.receive_message(receiver) == (None, [])

@@ -97,36 +97,39 @@ def receive_message(
     connection: socket.socket, max_fds: int = 0
 ) -> Tuple[Optional[Message], List[int]]:
     """The next message and the file descriptors that came with it; (None, []) when the
-    other side closed the connection."""
+    other side closed the connection. Reads exactly that message's bytes: the next one
+    (the daemon's answer follows its acceptance at once) stays in the socket."""
     fds: List[int] = []
-    data = b""
-    while len(data) < _LENGTH.size:
-        chunk = _receive(connection, max_fds if not data else 0, fds)
-        if not chunk:
-            _close(fds)
-            return None, []
-        data += chunk
-    (length,) = _LENGTH.unpack(data[: _LENGTH.size])
+    header = _receive_exactly(connection, _LENGTH.size, max_fds, fds)
+    if header is None:
+        _close(fds)
+        return None, []
+    (length,) = _LENGTH.unpack(header)
     if length > _MAX_MESSAGE:
         _close(fds)
         raise ConnectionError("message too large")
-    data = data[_LENGTH.size :]
-    while len(data) < length:
-        chunk = connection.recv(min(length - len(data), 1 << 20))
+    body = _receive_exactly(connection, length, 0, fds)
+    if body is None:
+        _close(fds)
+        return None, []
+    return json.loads(body), fds
+
+
+def _receive_exactly(
+    connection: socket.socket, size: int, max_fds: int, fds: List[int]
+) -> Optional[bytes]:
+    data = b""
+    while len(data) < size:
+        wanted = min(size - len(data), 1 << 20)
+        if max_fds and not data:  # descriptors ride on the first bytes of the message
+            chunk, received, _flags, _address = socket.recv_fds(connection, wanted, max_fds)
+            fds.extend(received)
+        else:
+            chunk = connection.recv(wanted)
         if not chunk:
-            _close(fds)
-            return None, []
+            return None
         data += chunk
-    return json.loads(data), fds
-
-
-def _receive(connection: socket.socket, max_fds: int, fds: List[int]) -> bytes:
-    if not max_fds:
-        return connection.recv(1 << 16)
-    # Descriptors ride on the first bytes of the message.
-    chunk, received, _flags, _address = socket.recv_fds(connection, 1 << 16, max_fds)
-    fds.extend(received)
-    return chunk
+    return data
 
 
 def _close(fds: Sequence[int]) -> None:
